@@ -1,0 +1,279 @@
+/**
+ * Every knob of a CAKE run, its defaults, the presets, and validation.
+ *
+ * Names follow the reference code (`conf/config.yaml`, `sampling.*`, `student.*`) where one exists; the comment on each
+ * field gives the reference key so a reader can check a default against the method spec.
+ */
+
+export type EtaSchedule = 'linear' | 'cosine' | 'constant';
+export type InputOptimizer = 'sgd' | 'adam';
+export type StudentOptimizer = 'sgd' | 'adam' | 'adamw';
+export type LrSchedule = 'onecycle' | 'constant';
+export type InitKind = 'normal' | 'uniform';
+
+export interface LossWeights {
+  /** `weight.cls`: cross-entropy towards each member's target class. */
+  cls: number;
+  /** `weight.contr`: pairwise squared logit distance inside a group. */
+  contr: number;
+  /** `weight.tv`: anisotropic total variation of the input (the image prior). */
+  tv: number;
+  /** `weight.entropy`: class-balance term on the batch-mean softmax; off by default. */
+  entropy: number;
+}
+
+export interface SynthesisConfig {
+  /** M, `num_batches`: independent sets, each from fresh noise. */
+  sets: number;
+  /** T, `num_steps`: optimisation steps on the inputs per set. */
+  steps: number;
+  /** B, `batch_size`: samples per set; a multiple of groupSize. */
+  batchSize: number;
+  /** K, `num_groups`: members per contrastive group, each with a different target class. */
+  groupSize: number;
+  /** η0, `noise`: step size (and noise scale) of the first set. */
+  eta0: number;
+  /** `noise_decay_magnitude`: decades η falls over the run (η_last ≈ η0·10^-decades). */
+  decades: number;
+  /** `noise_decay_schedule` in log10 space; 'constant' is `noise_decay=false`. */
+  etaSchedule: EtaSchedule;
+  /** `optim.type`: plain SGD on the inputs (the method), or Adam. */
+  optimizer: InputOptimizer;
+  /** `langevin`: add sqrt(2η)·N(0, I) after every step (the explicit "LAKE" variant). */
+  langevin: boolean;
+  /** Initial inputs: N(0, initStd²) (the method uses std 1), or uniform over initRange. */
+  init: InitKind;
+  initStd: number;
+  initRange: [number, number];
+  weights: LossWeights;
+  /** `smooth_labels`: label samples with the teacher's softmax (true) or its argmax (false). */
+  softLabels: boolean;
+}
+
+export interface StudentConfig {
+  /** A name from the student zoo (see src/models/students.ts). */
+  arch: string;
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate (one-cycle max_lr). */
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  optimizer: StudentOptimizer;
+  schedule: LrSchedule;
+  /** Softmax temperature applied to teacher probabilities and student logits alike; 1 is the method. */
+  temperature: number;
+  /** Held-out share of the synthetic pool, used to report teacher–student agreement (the method's 99/1 split). */
+  valFraction: number;
+}
+
+export interface CakeConfig {
+  /** One seed drives every random draw: noise, target classes, shuffles, student initialisation. */
+  seed: number;
+  synthesis: SynthesisConfig;
+  student: StudentConfig;
+}
+
+export const PRESET_NAMES = ['smoke', 'quick', 'standard', 'paper'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/** What a preset needs to know about the teacher to pick its row of the reference table. */
+export interface TeacherTraits {
+  inputShape: readonly number[];
+  numClasses: number;
+}
+
+/** Channels of an image input: the last axis when it is small, else 1 (rank-3 inputs have no channel axis). */
+export function inputChannels(shape: readonly number[]): number {
+  if (shape.length < 3) return 1;
+  const last = shape[shape.length - 1];
+  const first = shape[0];
+  if (last <= 4) return last;
+  if (first <= 4) return first; // NCHW
+  return 1;
+}
+
+/** The reference row for the teacher's input: 1 channel → MNIST/Fashion-MNIST, otherwise → CIFAR-10 (spec §3). */
+function referenceRow(traits: TeacherTraits): { weights: LossWeights; sets: number } {
+  return inputChannels(traits.inputShape) === 1
+    ? { weights: { cls: 1e3, contr: 1e-3, tv: 1e7, entropy: 0 }, sets: 512 }
+    : { weights: { cls: 1e3, contr: 1e1, tv: 1e5, entropy: 0 }, sets: 500 };
+}
+
+export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0): CakeConfig {
+  const row = referenceRow(traits);
+  const groupSize = Math.min(10, traits.numClasses);
+  const batchFor = (b: number) => Math.max(groupSize, Math.floor(b / groupSize) * groupSize);
+  const base: CakeConfig = {
+    seed,
+    synthesis: {
+      sets: row.sets,
+      steps: 256,
+      batchSize: batchFor(500),
+      groupSize,
+      eta0: 0.1,
+      decades: 4,
+      etaSchedule: 'linear',
+      optimizer: 'sgd',
+      langevin: false,
+      init: 'normal',
+      initStd: 1,
+      initRange: [0, 1],
+      weights: row.weights,
+      softLabels: true,
+    },
+    student: {
+      arch: 'auto',
+      epochs: 30,
+      batchSize: 256,
+      lr: 0.5,
+      weightDecay: 5e-4,
+      momentum: 0.9,
+      optimizer: 'sgd',
+      schedule: 'onecycle',
+      temperature: 1,
+      valFraction: 0.01,
+    },
+  };
+  switch (name) {
+    case 'paper':
+      return base;
+    case 'standard':
+      // About 30 minutes on 2 CPU cores for a LeNet-5-size teacher (see BENCHMARKS.md for how it was chosen).
+      return withOverrides(base, {
+        synthesis: { sets: 128, steps: 64 },
+        student: { epochs: 30, lr: 0.5 },
+      });
+    case 'quick':
+      return withOverrides(base, {
+        synthesis: { sets: 24, steps: 48 },
+        student: { epochs: 12, lr: 0.2 },
+      });
+    case 'smoke':
+      return withOverrides(base, {
+        synthesis: { sets: 2, steps: 4, batchSize: batchFor(40) },
+        student: { epochs: 1, batchSize: 16, lr: 0.05, valFraction: 0.1 },
+      });
+  }
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+export function withOverrides(config: CakeConfig, over: DeepPartial<CakeConfig>): CakeConfig {
+  return {
+    seed: over.seed ?? config.seed,
+    synthesis: {
+      ...config.synthesis,
+      ...(over.synthesis as Partial<SynthesisConfig>),
+      weights: { ...config.synthesis.weights, ...(over.synthesis?.weights as Partial<LossWeights>) },
+    },
+    student: { ...config.student, ...(over.student as Partial<StudentConfig>) },
+  };
+}
+
+/** One problem with a setting: the dotted key (as `--set` and the settings form name it) and why. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+const ENUMS: Record<string, readonly string[]> = {
+  'synthesis.etaSchedule': ['linear', 'cosine', 'constant'],
+  'synthesis.optimizer': ['sgd', 'adam'],
+  'synthesis.init': ['normal', 'uniform'],
+  'student.optimizer': ['sgd', 'adam', 'adamw'],
+  'student.schedule': ['onecycle', 'constant'],
+};
+
+/** Every problem with a config against a teacher, most specific first; empty when the run can start. */
+export function validateConfig(config: CakeConfig, traits?: TeacherTraits): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const s = config.synthesis;
+  const st = config.student;
+  const int = (key: string, v: number, min: number, max = 1e9) => {
+    if (!Number.isInteger(v) || v < min || v > max)
+      issues.push({ key, message: `must be a whole number from ${min} to ${max}, got ${v}` });
+  };
+  const pos = (key: string, v: number, max = Infinity) => {
+    if (!Number.isFinite(v) || v <= 0 || v > max)
+      issues.push({ key, message: `must be a positive number${max < Infinity ? ` up to ${max}` : ''}, got ${v}` });
+  };
+  const nonneg = (key: string, v: number) => {
+    if (!Number.isFinite(v) || v < 0) issues.push({ key, message: `must be a number ≥ 0, got ${v}` });
+  };
+  int('seed', config.seed, 0, 2 ** 32 - 1);
+  int('synthesis.sets', s.sets, 1, 1e6);
+  int('synthesis.steps', s.steps, 0, 1e6);
+  int('synthesis.batchSize', s.batchSize, 1, 8192);
+  int('synthesis.groupSize', s.groupSize, 1, 1e4);
+  if (Number.isInteger(s.batchSize) && Number.isInteger(s.groupSize) && s.groupSize > 0 && s.batchSize % s.groupSize !== 0)
+    issues.push({
+      key: 'synthesis.batchSize',
+      message: `must be a multiple of the group size ${s.groupSize}, got ${s.batchSize}`,
+    });
+  if (traits && s.groupSize > traits.numClasses)
+    issues.push({
+      key: 'synthesis.groupSize',
+      message: `members of a group need distinct classes, so the group size can be at most ${traits.numClasses} (the teacher's classes), got ${s.groupSize}`,
+    });
+  pos('synthesis.eta0', s.eta0, 1e3);
+  nonneg('synthesis.decades', s.decades);
+  if (s.decades > 20) issues.push({ key: 'synthesis.decades', message: `must be at most 20, got ${s.decades}` });
+  pos('synthesis.initStd', s.initStd, 1e3);
+  if (!(s.initRange[0] < s.initRange[1]) || !s.initRange.every(Number.isFinite))
+    issues.push({ key: 'synthesis.initRange', message: `must be [low, high] with low < high, got [${s.initRange}]` });
+  for (const k of ['cls', 'contr', 'tv', 'entropy'] as const) nonneg(`synthesis.weights.${k}`, s.weights[k]);
+  if (s.weights.cls + s.weights.contr + s.weights.tv + s.weights.entropy === 0)
+    issues.push({ key: 'synthesis.weights', message: 'at least one loss weight must be above 0' });
+  int('student.epochs', st.epochs, 0, 10_000);
+  int('student.batchSize', st.batchSize, 1, 8192);
+  pos('student.lr', st.lr, 100);
+  nonneg('student.weightDecay', st.weightDecay);
+  if (!(st.momentum >= 0 && st.momentum < 1)) issues.push({ key: 'student.momentum', message: `must be in [0, 1), got ${st.momentum}` });
+  pos('student.temperature', st.temperature, 1e3);
+  if (!(st.valFraction >= 0 && st.valFraction < 0.5))
+    issues.push({ key: 'student.valFraction', message: `must be in [0, 0.5), got ${st.valFraction}` });
+  if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
+  const cfg = config as unknown as Record<string, Record<string, unknown>>;
+  for (const [key, allowed] of Object.entries(ENUMS)) {
+    const [a, b] = key.split('.');
+    const v = cfg[a][b];
+    if (!allowed.includes(v as string)) issues.push({ key, message: `must be one of ${allowed.join(', ')}, got ${String(v)}` });
+  }
+  if (traits && traits.numClasses < 2)
+    issues.push({ key: 'teacher', message: `a classifier needs at least 2 classes; this teacher has ${traits.numClasses}` });
+  return issues;
+}
+
+/** Apply `key=value` overrides as the CLI's `--set` and a shared URL give them. Throws with the key on a bad one. */
+export function applySetting(config: CakeConfig, key: string, raw: string): CakeConfig {
+  const path = key.split('.');
+  const copy = structuredClone(config) as unknown as Record<string, unknown>;
+  let node = copy;
+  for (const p of path.slice(0, -1)) {
+    const next = node[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new Error(`unknown setting "${key}"`);
+    node = next as Record<string, unknown>;
+  }
+  const leaf = path[path.length - 1];
+  if (!(leaf in node)) throw new Error(`unknown setting "${key}"`);
+  const current = node[leaf];
+  let value: unknown;
+  if (typeof current === 'number') {
+    value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value)) throw new Error(`setting "${key}" needs a number, got "${raw}"`);
+  } else if (typeof current === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw new Error(`setting "${key}" needs true or false, got "${raw}"`);
+    value = raw === 'true';
+  } else if (Array.isArray(current)) {
+    value = raw.split(',').map(Number);
+    if ((value as number[]).length !== current.length || (value as number[]).some((v) => !Number.isFinite(v)))
+      throw new Error(`setting "${key}" needs ${current.length} comma-separated numbers, got "${raw}"`);
+  } else if (typeof current === 'string') {
+    value = raw;
+  } else {
+    throw new Error(`setting "${key}" is a group; name one of its fields`);
+  }
+  node[leaf] = value;
+  return copy as unknown as CakeConfig;
+}

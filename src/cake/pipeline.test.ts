@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initNodeBackend } from '../tfjs/node-backend';
+import { presetConfig, withOverrides, type CakeConfig } from './config';
+import { ConfigError, runCake } from './pipeline';
+import { CancelledError, RunControl, type Progress, type SetResult } from './progress';
+import { randomConvTeacher, teacherFromModel } from './testing';
+
+let teacherModel: tf.LayersModel;
+const traits = { inputShape: [32, 32, 1], numClasses: 10 };
+const smoke = (seed = 1): CakeConfig => presetConfig('smoke', traits, seed);
+
+async function weightsOf(m: tf.LayersModel): Promise<Float32Array[]> {
+  return Promise.all(m.getWeights().map(async (w) => (await w.data()) as Float32Array));
+}
+
+beforeAll(async () => {
+  await initNodeBackend();
+  teacherModel = randomConvTeacher(7);
+});
+
+describe('a LeNet-size run on the smoke preset', () => {
+  it('runs end to end: progress, sets, epochs and a complete report', async () => {
+    const progress: Progress[] = [];
+    const sets: SetResult[] = [];
+    const student = randomConvTeacher(100);
+    const cfg = smoke();
+    const { report, pool } = await runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: cfg,
+      student,
+      studentArch: 'test-lenet',
+      onProgress: (p) => progress.push(p),
+      onSet: (s) => sets.push(s),
+      progressIntervalMs: 0,
+    });
+    const B = cfg.synthesis.batchSize;
+    expect(sets).toHaveLength(cfg.synthesis.sets);
+    expect(sets[0].x).toHaveLength(B * 32 * 32);
+    expect(sets[0].probs).toHaveLength(B * 10);
+    // Every group holds K distinct target classes.
+    for (let g = 0; g < B / 10; g++) expect(new Set(sets[0].targets.subarray(g * 10, g * 10 + 10)).size).toBe(10);
+    expect(sets[1].eta).toBeLessThan(sets[0].eta);
+    expect(pool.size).toBe(cfg.synthesis.sets * B);
+    const synth = progress.filter((p) => p.stage === 'synthesis');
+    const stud = progress.filter((p) => p.stage === 'student');
+    expect(synth).toHaveLength(cfg.synthesis.sets * cfg.synthesis.steps);
+    expect(stud.length).toBeGreaterThan(0);
+    for (const p of synth) {
+      expect(Number.isFinite(p.losses.total)).toBe(true);
+      const w = cfg.synthesis.weights;
+      const sum = w.cls * p.losses.cls + w.contr * p.losses.contr + w.tv * p.losses.tv;
+      expect(Math.abs(p.losses.total - sum) / sum).toBeLessThan(1e-5);
+    }
+    expect(progress[progress.length - 1].fraction).toBeCloseTo(1, 1);
+    expect(report.samples.total).toBe(pool.size);
+    expect(report.samples.validation).toBe(Math.round(pool.size * cfg.student.valFraction));
+    expect(report.student.params).toBe(student.countParams());
+    expect(report.backend).toBe('wasm');
+    expect(report.studentTraining.agreement).toBeGreaterThanOrEqual(0);
+    expect(report.timings.totalSec).toBeGreaterThan(0);
+    student.dispose();
+  });
+
+  it('the synthesis loss falls within a set (the inputs really move)', async () => {
+    const first: number[] = [];
+    const last: number[] = [];
+    const cfg = withOverrides(smoke(), { synthesis: { sets: 1, steps: 30, eta0: 1e-3 } });
+    const student = randomConvTeacher(100);
+    await runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: cfg,
+      student,
+      studentArch: 'x',
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (p.stage !== 'synthesis') return;
+        if (p.step === 1) first.push(p.losses.total);
+        if (p.step === 30) last.push(p.losses.total);
+      },
+    });
+    expect(last[0]).toBeLessThan(first[0]);
+    student.dispose();
+  });
+
+  it('the same seed gives the same student weights; another seed does not', async () => {
+    const run = async (seed: number) => {
+      const student = randomConvTeacher(100 + seed); // built differently on purpose: the run re-initialises from the seed
+      await runCake({ teacher: teacherFromModel(teacherModel), config: smoke(seed), student, studentArch: 'x' });
+      const w = await weightsOf(student);
+      student.dispose();
+      return w;
+    };
+    const a = await run(3);
+    const b = await run(3);
+    const c = await run(4);
+    expect(a.map((t) => Array.from(t))).toEqual(b.map((t) => Array.from(t)));
+    expect(Array.from(a[0])).not.toEqual(Array.from(c[0]));
+  });
+
+  it('holds the tensor count steady across sets and epochs (no leaks)', async () => {
+    const counts: number[] = [];
+    const student = randomConvTeacher(100);
+    const before = tf.memory().numTensors;
+    const cfg = withOverrides(smoke(), { synthesis: { sets: 4 }, student: { epochs: 3 }, seed: 2 });
+    await runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: { ...cfg, synthesis: { ...cfg.synthesis, optimizer: 'adam', langevin: true } },
+      student,
+      studentArch: 'x',
+      onSet: () => counts.push(tf.memory().numTensors),
+      onEpoch: () => counts.push(tf.memory().numTensors),
+    });
+    expect(new Set(counts.slice(0, 4)).size).toBe(1);
+    // The optimiser's momentum buffers appear after the first student step, then stay.
+    expect(new Set(counts.slice(4)).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    student.dispose();
+  });
+
+  it('pauses, resumes and cancels between steps', async () => {
+    const control = new RunControl();
+    const student = randomConvTeacher(100);
+    let steps = 0;
+    const run = runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: withOverrides(smoke(), { synthesis: { sets: 50 } }),
+      student,
+      studentArch: 'x',
+      control,
+      progressIntervalMs: 0,
+      onProgress: () => {
+        steps++;
+        if (steps === 3) control.pause();
+      },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(steps).toBe(3);
+    expect(control.isPaused).toBe(true);
+    control.resume();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(steps).toBeGreaterThan(3);
+    control.cancel();
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    student.dispose();
+  });
+
+  it('stops on a non-finite loss with a message naming the set and step', async () => {
+    const student = randomConvTeacher(100);
+    const cfg = withOverrides(smoke(), { synthesis: { eta0: 1000, steps: 12, weights: { tv: 1e30 } } });
+    await expect(
+      runCake({ teacher: teacherFromModel(teacherModel), config: cfg, student, studentArch: 'x' }),
+    ).rejects.toThrow(/in set 1 at step \d/);
+    student.dispose();
+  });
+
+  it('refuses an invalid config before doing any work', async () => {
+    const cfg = withOverrides(smoke(), { synthesis: { batchSize: 45 } });
+    const run = runCake({ teacher: teacherFromModel(teacherModel), config: cfg, student: randomConvTeacher(1), studentArch: 'x' });
+    await expect(run).rejects.toBeInstanceOf(ConfigError);
+    await expect(run).rejects.toThrow('synthesis.batchSize must be a multiple of the group size 10, got 45');
+  });
+});

@@ -1,0 +1,200 @@
+import * as tf from '@tensorflow/tfjs';
+import { validateConfig, type CakeConfig } from './config';
+import { initStudentWeights } from './init';
+import { SyntheticPool } from './pool';
+import { Throttle, type EpochResult, type Progress, type RunControl, type SetResult, type SynthesisLosses } from './progress';
+import type { RunReport } from './report';
+import { Rng } from './rng';
+import { etaForSet } from './schedule';
+import { synthesizeSet } from './synthesis';
+import type { Teacher } from './teacher';
+import { stepsPerEpoch, trainClassifier } from './train';
+
+/**
+ * A whole CAKE run, top to bottom: synthesise M independent sets against the teacher, pool them, split 99/1, train
+ * the student on the pool's soft labels. Progress, finished sets and finished epochs stream out through callbacks.
+ */
+
+export interface RunOptions {
+  teacher: Teacher;
+  config: CakeConfig;
+  /** A freshly built student (see src/models/students.ts); the run re-initialises its weights from the seed. */
+  student: tf.LayersModel;
+  /** Zoo name of the student, for the report. */
+  studentArch: string;
+  /** How the teacher's logits were obtained, for the report (e.g. "softmax removed"). */
+  logitsFrom?: string;
+  control?: RunControl;
+  /** Throttled: at most one call per progressIntervalMs, plus one at the end of each set and epoch. */
+  onProgress?: (p: Progress) => void;
+  onSet?: (s: SetResult) => void;
+  onEpoch?: (e: EpochResult) => void;
+  progressIntervalMs?: number;
+}
+
+export interface RunResult {
+  student: tf.LayersModel;
+  pool: SyntheticPool;
+  report: RunReport;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { key: string; message: string }[]) {
+    super(issues.map((i) => `${i.key} ${i.message}`).join('; '));
+    this.name = 'ConfigError';
+  }
+}
+
+/** The run's random streams, one per purpose, all from the one seed. */
+function streams(seed: number) {
+  const root = new Rng(seed);
+  return { synthesis: root.fork(), split: root.fork(), shuffle: root.fork(), init: root.fork() };
+}
+
+/** Estimates the time left from measured step costs; before the student has run, its step is guessed from synthesis. */
+class Clock {
+  readonly start = Date.now();
+  synthMs = NaN;
+  studentMs = NaN;
+  constructor(
+    private readonly synthSteps: number,
+    private readonly studentSteps: number,
+    private readonly studentPerSynth: number,
+  ) {}
+  timing(synthDone: number, studentDone: number, samplesPerStep: number, stageStart: number, stageSteps: number) {
+    const elapsedSec = (Date.now() - this.start) / 1000;
+    const synth = Number.isFinite(this.synthMs) ? this.synthMs : NaN;
+    const student = Number.isFinite(this.studentMs) ? this.studentMs : synth * this.studentPerSynth;
+    const totalMs = this.synthSteps * (synth || 0) + this.studentSteps * (student || 0);
+    const doneMs = synthDone * (synth || 0) + studentDone * (student || 0);
+    const remainingSec = ((this.synthSteps - synthDone) * synth + (this.studentSteps - studentDone) * student) / 1000;
+    const stageSec = (Date.now() - stageStart) / 1000;
+    return {
+      elapsedSec,
+      remainingSec,
+      fraction: totalMs > 0 ? doneMs / totalMs : 0,
+      samplesPerSec: stageSec > 0 ? (stageSteps * samplesPerStep) / stageSec : 0,
+    };
+  }
+}
+
+export async function runCake(opts: RunOptions): Promise<RunResult> {
+  const { teacher, config, student, control, onProgress, onSet, onEpoch } = opts;
+  const issues = validateConfig(config, teacher);
+  if (issues.length) throw new ConfigError(issues);
+  const s = config.synthesis;
+  const st = config.student;
+  const rng = streams(config.seed);
+  initStudentWeights(student, rng.init);
+
+  const sampleSize = teacher.inputShape.reduce((a, b) => a * b, 1);
+  const total = s.sets * s.batchSize;
+  const nVal = Math.min(total - 1, Math.round(total * st.valFraction));
+  const studentSteps = st.epochs * stepsPerEpoch(total - nVal, Math.min(st.batchSize, total - nVal));
+  // A student step (forward and backward of a smaller net, weight gradients) costs roughly half a synthesis step per
+  // sample; the guess only matters until the first student steps are timed.
+  const clock = new Clock(s.sets * s.steps, studentSteps, (0.5 * st.batchSize) / s.batchSize);
+  const throttle = new Throttle(opts.progressIntervalMs ?? 100);
+  const pool = new SyntheticPool(sampleSize, teacher.numClasses, s.batchSize);
+
+  // --- synthesis ---
+  const synthStart = Date.now();
+  let lastLosses: SynthesisLosses = { cls: NaN, contr: NaN, tv: NaN, entropy: NaN, total: NaN };
+  let hitSum = 0;
+  for (let m = 0; m < s.sets; m++) {
+    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
+    const outcome = await synthesizeSet({
+      teacher,
+      cfg: s,
+      set: m,
+      eta,
+      rng: rng.synthesis,
+      control,
+      onStep: (step, read) => {
+        const done = m * s.steps + step;
+        clock.synthMs = (Date.now() - synthStart) / done;
+        if (!onProgress || !throttle.due(step === s.steps)) return;
+        const { losses, hitRate } = read();
+        onProgress({
+          stage: 'synthesis',
+          set: m,
+          sets: s.sets,
+          step,
+          steps: s.steps,
+          eta,
+          losses,
+          hitRate,
+          ...clock.timing(done, 0, s.batchSize, synthStart, done),
+        });
+      },
+    });
+    pool.add({ set: m, eta, x: outcome.x, labels: outcome.labels });
+    lastLosses = outcome.losses;
+    hitSum += outcome.hitRate;
+    onSet?.({
+      set: m,
+      eta,
+      x: outcome.x,
+      inputShape: [...teacher.inputShape],
+      batchSize: s.batchSize,
+      groupSize: s.groupSize,
+      targets: outcome.targets,
+      probs: outcome.probs,
+      numClasses: teacher.numClasses,
+      hitRate: outcome.hitRate,
+      losses: outcome.losses,
+    });
+  }
+  const synthesisSec = (Date.now() - synthStart) / 1000;
+  const synthMsPerStep = s.steps > 0 ? (synthesisSec * 1000) / (s.sets * s.steps) : 0;
+
+  // --- student ---
+  const { train, val } = pool.split(st.valFraction, rng.split);
+  const studentStart = Date.now();
+  let studentStepsDone = 0;
+  const epochs = await trainClassifier({
+    model: student,
+    source: { inputShape: teacher.inputShape, numClasses: teacher.numClasses, gather: (i, x, y) => pool.gather(i, x, y) },
+    train,
+    val,
+    cfg: st,
+    rng: rng.shuffle,
+    control,
+    onEpoch,
+    onStep: (step) => {
+      studentStepsDone++;
+      clock.studentMs = (Date.now() - studentStart) / studentStepsDone;
+      if (!onProgress || !throttle.due(step.step === step.stepsPerEpoch)) return;
+      onProgress({
+        stage: 'student',
+        epoch: step.epoch,
+        epochs: st.epochs,
+        step: step.step,
+        stepsPerEpoch: step.stepsPerEpoch,
+        loss: step.readLoss(),
+        lr: step.lr,
+        ...clock.timing(s.sets * s.steps, studentStepsDone, Math.min(st.batchSize, train.length), studentStart, studentStepsDone),
+      });
+    },
+  });
+  const studentSec = (Date.now() - studentStart) / 1000;
+  const last = epochs[epochs.length - 1];
+
+  const report: RunReport = {
+    config,
+    seed: config.seed,
+    backend: tf.getBackend(),
+    teacher: { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses, logitsFrom: opts.logitsFrom },
+    student: { arch: opts.studentArch, params: student.countParams() },
+    samples: { total: pool.size, train: train.length, validation: val.length },
+    timings: { synthesisSec, studentSec, totalSec: (Date.now() - clock.start) / 1000 },
+    synthesis: { finalLosses: lastLosses, meanHitRate: hitSum / s.sets, msPerStep: synthMsPerStep },
+    studentTraining: {
+      finalTrainLoss: last?.trainLoss ?? NaN,
+      agreement: last?.valAgreement ?? NaN,
+      valLoss: last?.valLoss ?? NaN,
+      msPerStep: studentStepsDone > 0 ? (studentSec * 1000) / studentStepsDone : 0,
+    },
+  };
+  return { student, pool, report };
+}

@@ -1,0 +1,148 @@
+import * as tf from '@tensorflow/tfjs';
+import type { StudentConfig } from './config';
+import { makeOptimizer } from './optim';
+import type { EpochResult, RunControl } from './progress';
+import type { Rng } from './rng';
+import { oneCycle, oneCycleAt } from './schedule';
+
+/**
+ * Trains a classifier on soft targets (spec §2.5): cross-entropy against the teacher's probabilities, SGD with
+ * momentum 0.9 and weight decay 5e-4 under a one-cycle schedule by default. The same loop trains demo teachers on real
+ * data, where the targets are one-hot and a batch hook may augment the inputs.
+ */
+
+/** Where batches come from: samples addressed by index, copied into caller-owned arrays. */
+export interface BatchSource {
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  gather(indices: ArrayLike<number>, x: Float32Array, labels: Float32Array): void;
+}
+
+export interface StudentStep {
+  epoch: number;
+  /** 1-based step within the epoch. */
+  step: number;
+  stepsPerEpoch: number;
+  lr: number;
+  /** Reads the batch loss (a device sync): call it only when reporting. */
+  readLoss: () => number;
+}
+
+export interface TrainArgs {
+  model: tf.LayersModel;
+  source: BatchSource;
+  train: Int32Array;
+  val: Int32Array;
+  cfg: StudentConfig;
+  rng: Rng;
+  control?: RunControl;
+  onStep?: (s: StudentStep) => void;
+  onEpoch?: (e: EpochResult) => void;
+  /** Changes a batch in place before it is used (e.g. shift augmentation for real data). */
+  augment?: (x: Float32Array, n: number) => void;
+}
+
+/** Soft-target cross-entropy, mean over the batch; with temperature T both sides are softened and the loss scaled by T². */
+export function softTargetCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D, temperature = 1): tf.Scalar {
+  return tf.tidy(() => {
+    if (temperature === 1) return tf.mean(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+    const soft = tf.softmax(tf.div(tf.log(tf.maximum(targets, 1e-12)), temperature));
+    const ce = tf.neg(tf.sum(tf.mul(soft, tf.logSoftmax(tf.div(logits, temperature))), -1));
+    return tf.mul(tf.mean(ce), temperature * temperature) as tf.Scalar;
+  });
+}
+
+/** Steps per epoch: full batches only, so every step has the same shape (buffers are reused); one step if n < batch. */
+export function stepsPerEpoch(n: number, batchSize: number): number {
+  return Math.max(1, Math.floor(n / batchSize));
+}
+
+export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
+  const { model, source, train, val, cfg, rng, control, onStep, onEpoch, augment } = args;
+  const d = source.inputShape.reduce((a, b) => a * b, 1);
+  const C = source.numClasses;
+  const bs = Math.min(cfg.batchSize, train.length);
+  const perEpoch = stepsPerEpoch(train.length, bs);
+  const schedule = oneCycle(cfg.lr, cfg.epochs * perEpoch + 1, cfg.momentum);
+  const optimizer = makeOptimizer(cfg.optimizer, cfg.weightDecay);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const xBuf = new Float32Array(bs * d);
+  const yBuf = new Float32Array(bs * C);
+  const order = new Int32Array(train);
+  const results: EpochResult[] = [];
+  let globalStep = 0;
+  try {
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      rng.shuffle(order);
+      let lossSum: tf.Scalar = tf.scalar(0);
+      for (let s = 0; s < perEpoch; s++) {
+        await control?.gate();
+        source.gather(order.subarray(s * bs, (s + 1) * bs), xBuf, yBuf);
+        augment?.(xBuf, bs);
+        const { lr, momentum } =
+          cfg.schedule === 'onecycle' ? oneCycleAt(schedule, globalStep) : { lr: cfg.lr, momentum: cfg.momentum };
+        const loss = tf.tidy(() => {
+          const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
+          const yb = tf.tensor2d(yBuf, [bs, C]);
+          const { value, grads } = tf.variableGrads(
+            () => softTargetCrossEntropy(model.apply(xb, { training: true }) as tf.Tensor2D, yb, cfg.temperature),
+            vars,
+          );
+          optimizer.step(vars, grads, lr, momentum);
+          return value;
+        });
+        const prevSum = lossSum;
+        lossSum = tf.add(prevSum, loss) as tf.Scalar;
+        prevSum.dispose();
+        globalStep++;
+        onStep?.({ epoch, step: s + 1, stepsPerEpoch: perEpoch, lr, readLoss: () => loss.dataSync()[0] });
+        loss.dispose();
+      }
+      const trainLoss = (await lossSum.data())[0] / perEpoch;
+      lossSum.dispose();
+      if (!Number.isFinite(trainLoss))
+        throw new Error(
+          `the student's loss became ${trainLoss} in epoch ${epoch + 1}; lower the student learning rate (student.lr)`,
+        );
+      const { agreement, loss: valLoss } = await evaluateOnPool(model, source, val, cfg.temperature);
+      const result: EpochResult = { epoch, epochs: cfg.epochs, trainLoss, valAgreement: agreement, valLoss };
+      results.push(result);
+      onEpoch?.(result);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return results;
+}
+
+/** Top-1 agreement between the model and the stored labels' argmax, and the soft-target loss, on the given samples. */
+export async function evaluateOnPool(
+  model: tf.LayersModel,
+  source: BatchSource,
+  indices: Int32Array,
+  temperature = 1,
+  batch = 512,
+): Promise<{ agreement: number; loss: number }> {
+  if (indices.length === 0) return { agreement: NaN, loss: NaN };
+  const d = source.inputShape.reduce((a, b) => a * b, 1);
+  const C = source.numClasses;
+  let agree = 0;
+  let lossSum = 0;
+  for (let start = 0; start < indices.length; start += batch) {
+    const idx = indices.subarray(start, Math.min(indices.length, start + batch));
+    const n = idx.length;
+    const x = new Float32Array(n * d);
+    const y = new Float32Array(n * C);
+    source.gather(idx, x, y);
+    const [a, l] = tf.tidy(() => {
+      const logits = model.apply(tf.tensor(x, [n, ...source.inputShape]), { training: false }) as tf.Tensor2D;
+      const yb = tf.tensor2d(y, [n, C]);
+      const same = tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(yb, -1)), 'float32'));
+      return [same, tf.mul(softTargetCrossEntropy(logits, yb, temperature), n)];
+    });
+    agree += (await a.data())[0];
+    lossSum += (await l.data())[0];
+    tf.dispose([a, l]);
+  }
+  return { agreement: agree / indices.length, loss: lossSum / indices.length };
+}

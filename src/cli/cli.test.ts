@@ -1,0 +1,125 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { randomConvTeacher } from '../cake/testing';
+import { initNodeBackend } from '../tfjs/node-backend';
+import { modelFiles } from '../io/test-fixtures';
+import { main } from './main';
+
+/** Runs the CLI in-process, capturing stdout and stderr. */
+async function cake(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+let dir: string;
+
+async function writeModel(sub: string, model: tf.LayersModel, edit?: (files: { name: string; data: ArrayBuffer }[]) => void) {
+  const files = await modelFiles(model);
+  edit?.(files);
+  const d = path.join(dir, sub);
+  await import('node:fs/promises').then((fs) => fs.mkdir(d, { recursive: true }));
+  for (const f of files) await writeFile(path.join(d, f.name), new Uint8Array(f.data));
+  return path.join(d, 'model.json');
+}
+
+beforeAll(async () => {
+  await initNodeBackend();
+  dir = await mkdtemp(path.join(tmpdir(), 'cake-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('cake distill', () => {
+  it('turns a LeNet-size teacher into a student that plain tfjs loads and that predicts as the engine’s student', async () => {
+    const teacher = await writeModel('good', randomConvTeacher(3));
+    const out = path.join(dir, 'student');
+    const r = await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--out', out, '--quiet');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out);
+    expect(summary.student.arch).toBe('lenet5-half');
+    const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
+    expect(report.seed).toBe(5);
+    expect(report.config.synthesis.sets).toBe(2);
+    expect(report.backend).toBe('wasm');
+    expect(report.timings.synthesisSec).toBeGreaterThan(0);
+    expect(report.synthesis.finalLosses.total).toBeGreaterThan(0);
+    expect(report.studentTraining.agreement).toBeGreaterThanOrEqual(0);
+
+    // Plain tfjs reads the written files.
+    const json = JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8'));
+    const weights = await readFile(path.join(out, 'weights.bin'));
+    expect(json.weightsManifest[0].paths).toEqual(['./weights.bin']);
+    const student = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }),
+    );
+    const probe = tf.randomNormal([4, 32, 32, 1], 0, 1, 'float32', 9);
+    expect((student.predict(probe) as tf.Tensor).shape).toEqual([4, 10]);
+
+    // The same seed run again in-process gives the same predictions as the files (determinism end to end).
+    const again = path.join(dir, 'student2');
+    await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--out', again, '--quiet');
+    const w2 = await readFile(path.join(again, 'weights.bin'));
+    expect(Buffer.compare(weights, w2)).toBe(0);
+    tf.dispose([probe]);
+    student.dispose();
+  });
+
+  it('refuses bad input with one specific line and a non-zero exit', async () => {
+    const good = randomConvTeacher(4);
+    const notJson = path.join(dir, 'notjson', 'model.json');
+    await import('node:fs/promises').then((fs) => fs.mkdir(path.dirname(notJson), { recursive: true }));
+    await writeFile(notJson, '{"modelTopology": oops');
+    const missing = await writeModel('missing', good, (files) => files.splice(files.findIndex((f) => f.name !== 'model.json'), 1));
+    const short = await writeModel('short', good, (files) => {
+      const w = files.find((f) => f.name !== 'model.json')!;
+      w.data = w.data.slice(0, 1000);
+    });
+    const notClassifier = await writeModel(
+      'dense3d',
+      tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3 })] }),
+    );
+    const cases: [string, RegExp][] = [
+      [notJson, /not valid JSON/],
+      [missing, /missing/],
+      [short, /1000 bytes/],
+      [notClassifier, /classifier/],
+    ];
+    for (const [file, message] of cases) {
+      const r = await cake('distill', '--teacher', file, '--preset', 'smoke', '--out', path.join(dir, 'x'), '--quiet');
+      expect(r.code, file).toBe(1);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(message);
+    }
+    const usage = await cake('distill', '--teacher', notJson, '--bogus', '1');
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/unknown option --bogus/);
+    const badSetting = await cake('distill', '--teacher', await writeModel('ok2', good), '--set', 'synthesis.batchSize=45', '--out', path.join(dir, 'y'), '--quiet');
+    expect(badSetting.code).toBe(2);
+    expect(badSetting.err).toMatch(/synthesis.batchSize must be a multiple of the group size 10, got 45/);
+  });
+});
+
+describe('cake inspect', () => {
+  it('prints the teacher facts as JSON', async () => {
+    const file = await writeModel('inspect', randomConvTeacher(5));
+    const r = await cake('inspect', file);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.out);
+    expect(info).toMatchObject({ format: 'tfjs-layers', inputShape: [32, 32, 1], numClasses: 10, outputKind: 'logits', inputGradientsFlow: true });
+    expect(info.params).toBe(randomConvTeacher(5).countParams());
+  });
+});

@@ -1,0 +1,55 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { NamedFile } from '../io/files';
+
+/** Side files the loaders look for next to a model.json. */
+const SIDE_FILES = ['class_names.txt', 'labels.txt', 'metadata.json'];
+
+async function read(p: string): Promise<NamedFile> {
+  try {
+    const buf = await readFile(p);
+    return { name: path.basename(p), data: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`no such file: ${p}`);
+    if (code === 'EISDIR') throw new Error(`${p} is a folder: name the model.json inside it`);
+    throw new Error(`cannot read ${p}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The files a teacher needs, read from disk: the named files, and for a model.json also the weight files its
+ * manifest names and the known side files, when they sit beside it. A folder stands for every file in it.
+ * Missing weight files are left out on purpose: the loader names them in its message.
+ */
+export async function readTeacherFiles(paths: string[]): Promise<NamedFile[]> {
+  const files = new Map<string, NamedFile>();
+  const add = (f: NamedFile) => files.set(f.name, f);
+  for (const p of paths) {
+    if ((await stat(p).catch(() => null))?.isDirectory()) {
+      for (const entry of await readdir(p, { withFileTypes: true })) if (entry.isFile()) add(await read(path.join(p, entry.name)));
+      continue;
+    }
+    const file = await read(p);
+    add(file);
+    if (!p.toLowerCase().endsWith('.json')) continue;
+    const dir = path.dirname(p);
+    const wanted = new Set(SIDE_FILES);
+    try {
+      const json = JSON.parse(new TextDecoder().decode(file.data)) as { weightsManifest?: { paths?: string[] }[] };
+      for (const group of json.weightsManifest ?? []) for (const w of group.paths ?? []) wanted.add(path.basename(w));
+    } catch {
+      // Not JSON: the loader says so precisely.
+    }
+    for (const name of wanted) {
+      if (files.has(name)) continue;
+      const candidate = path.join(dir, name);
+      if (await stat(candidate).then((s) => s.isFile(), () => false)) add(await read(candidate));
+    }
+  }
+  return [...files.values()];
+}
+
+export async function readBytes(p: string): Promise<ArrayBuffer> {
+  return (await read(p)).data;
+}

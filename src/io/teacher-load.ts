@@ -1,0 +1,186 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Teacher } from '../cake/teacher';
+import { basename, expandZips, type NamedFile } from './files';
+import { finalActivation, logitsReproduce, logitsTopology, logProbabilitiesModel, looksLikeProbabilities } from './logits';
+import { findModelJson, parseLayersModelJson } from './model-json';
+import { readSideFiles } from './side-files';
+import { TeacherError } from './teacher-error';
+import { inputLayout, type LogitsSource, type TeacherInfo } from './teacher-info';
+import { checkFiniteWeights, resolveWeights, type ResolvedWeights } from './weights';
+
+// Loading a tfjs LayersModel teacher from dropped files: find model.json, check every file before tfjs sees it,
+// build the model, check it is a single-input classifier, and derive a logits model for CAKE.
+
+export interface LoadedTeacher {
+  /** What CAKE consumes: differentiable pre-softmax logits. */
+  teacher: Teacher;
+  /** The model as it was exported. */
+  model: tf.LayersModel;
+  /** The model `teacher.logits` runs: `model` itself, a copy without its final softmax, or `model` + log. */
+  logitsModel: tf.LayersModel;
+  info: TeacherInfo;
+  /** Frees both models' weights. */
+  dispose(): void;
+}
+
+const shapeText = (shape: readonly (number | null)[]) => `[${shape.map((d) => (d === null ? 'null' : d)).join(',')}]`;
+
+async function buildModel(topology: Record<string, unknown>, weights: ResolvedWeights, modelName: string): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: topology, weightSpecs: weights.specs, weightData: weights.data }),
+    );
+  } catch (e) {
+    const message = String((e as Error).message ?? e);
+    const unknown = /Unknown (layer|activation|initializer|regularizer|constraint): (\w+(?:\.\w+)*)/.exec(message);
+    if (unknown)
+      throw new TeacherError(
+        'build-failed',
+        `${modelName} uses a ${unknown[1]} TensorFlow.js does not know (${unknown[2]}); re-export the model without custom ${unknown[1]}s`,
+      );
+    // tfjs' messages run to paragraphs; the first sentence is the useful part.
+    const first = message.split(/\n|(?<=\.) (?=[A-Z])/)[0];
+    throw new TeacherError('build-failed', `TensorFlow.js could not build the model in ${modelName}: ${first}`);
+  }
+}
+
+/** Refuse anything that is not one fixed-size input mapped to [batch, classes]; returns the input shape and class count. */
+function checkClassifier(model: tf.LayersModel, topology: Record<string, unknown>): { inputShape: number[]; numClasses: number } {
+  if (model.inputs.length !== 1)
+    throw new TeacherError('inputs', `this model has ${model.inputs.length} inputs; CAKE needs a single image input`);
+  const input = model.inputs[0];
+  const inputShape = input.shape.slice(1);
+  if (input.dtype !== 'float32')
+    throw new TeacherError('inputs', `this model takes ${input.dtype} input; CAKE needs a float32 image input`);
+  if (inputShape.some((d) => d === null))
+    throw new TeacherError(
+      'input-shape',
+      `the model's input has shape ${shapeText(input.shape)} with free dimensions; CAKE needs a fixed input size such as [null,28,28,1]`,
+    );
+  if (inputShape.length < 1 || inputShape.length > 3)
+    throw new TeacherError(
+      'input-shape',
+      `the model's input has shape ${shapeText(input.shape)}; CAKE needs an image input [H, W], [H, W, C] or a flat vector`,
+    );
+  if (model.outputs.length !== 1)
+    throw new TeacherError('outputs', `this model has ${model.outputs.length} outputs; CAKE needs a single classifier output`);
+  const out = model.outputs[0].shape;
+  if (out.length !== 2 || out[1] === null)
+    throw new TeacherError('output-shape', `the model's output has shape ${shapeText(out)}; CAKE needs a classifier with output [batch, classes]`);
+  const numClasses = out[1];
+  if (numClasses < 2) {
+    const sigmoid = finalActivation(topology) === 'sigmoid';
+    throw new TeacherError(
+      'classes',
+      `the model has ${numClasses} output class${numClasses === 1 ? '' : 'es'}; a classifier needs at least 2` +
+        (sigmoid ? ' (a single sigmoid unit is a binary classifier: re-export it with a 2-unit softmax head)' : ''),
+    );
+  }
+  return { inputShape: inputShape as number[], numClasses };
+}
+
+/** A seeded batch in the teacher's input range, for telling probabilities from logits by their values. */
+function probeBatch(inputShape: number[], range?: [number, number]): tf.Tensor {
+  const shape = [4, ...inputShape];
+  return range ? tf.randomUniform(shape, range[0], range[1], 'float32', 7) : tf.randomNormal(shape, 0, 1, 'float32', 7);
+}
+
+/**
+ * Load a tfjs LayersModel teacher from in-memory files (a folder's files, or a zip of it). Throws TeacherError
+ * with one specific sentence for every problem found.
+ */
+export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
+  let all: NamedFile[];
+  try {
+    all = expandZips(files);
+  } catch (e) {
+    throw new TeacherError('bad-zip', (e as Error).message);
+  }
+  const found = findModelJson(all);
+  const modelJson = parseLayersModelJson(found.file, found.json);
+  const modelName = basename(found.file.name);
+  const weights = resolveWeights(modelJson.weightsManifest, all, found.file);
+  checkFiniteWeights(weights);
+
+  const model = await buildModel(modelJson.modelTopology, weights, modelName);
+  let logitsModel: tf.LayersModel | undefined;
+  let ownsLogitsModel = false;
+  try {
+    const { inputShape, numClasses } = checkClassifier(model, modelJson.modelTopology);
+    const side = readSideFiles(all, found.file, numClasses);
+
+    let logitsFrom: LogitsSource = 'logits';
+    let outputKind: TeacherInfo['outputKind'] = 'logits';
+    const probe = probeBatch(inputShape, side.preprocessing?.inputRange);
+    const outputs = model.predict(probe) as tf.Tensor2D;
+    try {
+      const rewrite = logitsTopology(modelJson.modelTopology);
+      if (rewrite) {
+        const candidate = await buildModel(rewrite.topology, weights, modelName);
+        // Check the rewrite numerically on the probe batch: a softmax over another axis, or a head we misread,
+        // must not pass for logits.
+        const logits = candidate.predict(probe) as tf.Tensor2D;
+        const same = String(candidate.outputs[0].shape) === String(model.outputs[0].shape);
+        if (same && logitsReproduce(logits, outputs, rewrite.removed)) {
+          logitsModel = candidate;
+          ownsLogitsModel = true;
+          logitsFrom = rewrite.removed;
+          outputKind = 'probabilities';
+        } else {
+          candidate.dispose();
+        }
+        logits.dispose();
+      }
+      if (!logitsModel && looksLikeProbabilities(outputs)) {
+        logitsModel = logProbabilitiesModel(model);
+        logitsFrom = 'log-probabilities';
+        outputKind = 'probabilities';
+      }
+    } finally {
+      tf.dispose([probe, outputs]);
+    }
+    logitsModel ??= model;
+
+    const info: TeacherInfo = {
+      format: 'tfjs-layers',
+      inputName: model.inputNames[0],
+      inputShape,
+      layout: inputLayout(inputShape),
+      numClasses,
+      classNames: side.classNames,
+      classNamesFrom: side.classNamesFrom,
+      outputKind,
+      logitsFrom,
+      params: model.countParams(),
+      preprocessing: side.preprocessing,
+      dataset: side.dataset,
+      testAccuracy: side.testAccuracy,
+      warnings: side.warnings,
+    };
+    const runner = logitsModel;
+    const teacher: Teacher = {
+      inputShape,
+      numClasses,
+      // apply (not predict) so the call is recorded for tf.grad; training: false keeps Dropout off.
+      logits: (x) => runner.apply(x, { training: false }) as tf.Tensor2D,
+    };
+    let disposed = false;
+    return {
+      teacher,
+      model,
+      logitsModel: runner,
+      info,
+      dispose() {
+        if (disposed) return;
+        disposed = true;
+        // A log-probabilities model shares the original's layers; disposing the original frees them.
+        if (ownsLogitsModel) runner.dispose();
+        model.dispose();
+      },
+    };
+  } catch (e) {
+    if (ownsLogitsModel) logitsModel?.dispose();
+    model.dispose();
+    throw e;
+  }
+}

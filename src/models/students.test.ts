@@ -1,0 +1,170 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initNodeBackend } from '../tfjs/node-backend';
+import { buildStudent, STUDENT_ARCHS, StudentError } from './students';
+
+beforeAll(async () => {
+  await initNodeBackend();
+});
+
+/** Build, check the output is [n, classes] logits for a batch of the exact input shape, and return the param count. */
+function paramsOf(arch: string, inputShape: number[], classes = 10, teacher?: tf.LayersModel): number {
+  const { model } = buildStudent(arch, inputShape, classes, teacher, { seed: 1 });
+  expect(model.inputs[0].shape).toEqual([null, ...inputShape]);
+  const y = tf.tidy(() => (model.predict(tf.randomNormal([3, ...inputShape], 0, 1, 'float32', 2)) as tf.Tensor).shape);
+  expect(y).toEqual([3, classes]);
+  // No softmax anywhere at the end: students emit logits.
+  const last = model.layers[model.layers.length - 1].getConfig();
+  expect(last.activation).toBe('linear');
+  const n = model.countParams();
+  model.dispose();
+  return n;
+}
+
+// Parameter counts derived by hand (weights + biases per layer), C = 10 classes:
+//
+// lenet5, 32×32×1 ('valid' throughout: 32 →conv 28 →pool 14 →conv 10 →pool 5 →conv 1):
+//   conv 6@5×5: 25·1·6 + 6 = 156; conv 16@5×5: 25·6·16 + 16 = 2,416; conv 120@5×5: 25·16·120 + 120 = 48,120;
+//   dense 84: 120·84 + 84 = 10,164; dense 10: 84·10 + 10 = 850. Total 61,706 (the paper's LeNet-5).
+// lenet5 on 28×28 ('same' first conv: 28 → 28 → 14 → 10 → 5 → 1): the same layers, 61,706.
+// lenet5, 32×32×3: first conv 25·3·6 + 6 = 456 instead of 156: 62,006.
+// lenet5-half (3, 8, 60, 42), 32×32×1: 25·1·3 + 3 = 78; 25·3·8 + 8 = 608; 25·8·60 + 60 = 12,060;
+//   60·42 + 42 = 2,562; 42·10 + 10 = 430. Total 15,738. On 32×32×3 the first conv is 25·3·3 + 3 = 228: 15,888.
+// mlp: 784·256 + 256 = 200,960; 256·128 + 128 = 32,896; 128·10 + 10 = 1,290 → 28×28: 235,146.
+//   32×32×1: 1,024·256 + 256 = 262,400 → 296,586. 32×32×3: 3,072·256 + 256 = 786,688 → 820,874.
+// cnn ('valid' 3×3 convs): conv 32: 9·1·32 + 32 = 320 (9·3·32 + 32 = 896 for RGB); conv 64: 9·32·64 + 64 = 18,496;
+//   dense 128 on 28 px (28 → 26 → 13 → 11 → 5: 5·5·64 = 1,600): 1,600·128 + 128 = 204,928; dense 10: 1,290.
+//   28×28: 225,034. 32 px (32 → 30 → 15 → 13 → 6: 2,304 features): 2,304·128 + 128 = 295,040 → 315,146 (1 ch),
+//   315,722 (3 ch).
+describe('student zoo: shapes and parameter counts', () => {
+  it('lenet5', () => {
+    expect(paramsOf('lenet5', [32, 32, 1])).toBe(61_706);
+    expect(paramsOf('lenet5', [28, 28, 1])).toBe(61_706);
+    expect(paramsOf('lenet5', [28, 28])).toBe(61_706);
+    expect(paramsOf('lenet5', [32, 32, 3])).toBe(62_006);
+  });
+
+  it('lenet5-half', () => {
+    expect(paramsOf('lenet5-half', [32, 32, 1])).toBe(15_738);
+    expect(paramsOf('lenet5-half', [28, 28, 1])).toBe(15_738);
+    expect(paramsOf('lenet5-half', [28, 28])).toBe(15_738);
+    expect(paramsOf('lenet5-half', [32, 32, 3])).toBe(15_888);
+  });
+
+  it('mlp', () => {
+    expect(paramsOf('mlp', [28, 28, 1])).toBe(235_146);
+    expect(paramsOf('mlp', [28, 28])).toBe(235_146);
+    expect(paramsOf('mlp', [784])).toBe(235_146);
+    expect(paramsOf('mlp', [32, 32, 1])).toBe(296_586);
+    expect(paramsOf('mlp', [32, 32, 3])).toBe(820_874);
+  });
+
+  it('cnn', () => {
+    expect(paramsOf('cnn', [28, 28, 1])).toBe(225_034);
+    expect(paramsOf('cnn', [28, 28])).toBe(225_034);
+    expect(paramsOf('cnn', [32, 32, 1])).toBe(315_146);
+    expect(paramsOf('cnn', [32, 32, 3])).toBe(315_722);
+  });
+
+  it('reads NCHW and flat square inputs as images', () => {
+    expect(paramsOf('cnn', [3, 32, 32])).toBe(315_722);
+    expect(paramsOf('lenet5', [784])).toBe(61_706);
+  });
+
+  it('refuses inputs an architecture cannot take, saying what to pick', () => {
+    expect(() => buildStudent('lenet5', [20, 20, 1], 10)).toThrow('lenet5 needs images of at least 28×28 pixels; this input is 20×20: pick cnn or mlp');
+    expect(() => buildStudent('cnn', [8, 8], 10)).toThrow(StudentError);
+    expect(() => buildStudent('cnn', [101], 10)).toThrow('cnn needs an image input, but the teacher takes a flat vector of 101 values: pick mlp');
+    expect(() => buildStudent('resnet', [28, 28, 1], 10)).toThrow('unknown student architecture "resnet"');
+    expect(() => buildStudent('mlp', [28, 28, 1], 1)).toThrow('a student needs at least 2 classes');
+  });
+
+  it('lists every architecture with a description', () => {
+    expect(STUDENT_ARCHS.map((a) => a.name)).toEqual(['auto', 'lenet5', 'lenet5-half', 'mlp', 'cnn']);
+    for (const a of STUDENT_ARCHS) expect(a.description.length).toBeGreaterThan(20);
+  });
+
+  it('seeds initialisation', () => {
+    const a = buildStudent('lenet5-half', [28, 28, 1], 10, undefined, { seed: 7 }).model;
+    const b = buildStudent('lenet5-half', [28, 28, 1], 10, undefined, { seed: 7 }).model;
+    a.weights.forEach((w, i) => expect(tf.tidy(() => tf.max(tf.abs(tf.sub(w.read(), b.weights[i].read()))).dataSync()[0])).toBe(0));
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe("auto: the teacher's architecture at half width", () => {
+  it('halves a LeNet-5 teacher with a softmax head into lenet5-half', () => {
+    const teacher = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [32, 32, 1], filters: 6, kernelSize: 5, activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu' }),
+        tf.layers.averagePooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 120, kernelSize: 5, activation: 'relu' }),
+        tf.layers.flatten(),
+        tf.layers.dropout({ rate: 0.1 }),
+        tf.layers.dense({ units: 84, activation: 'relu' }),
+        tf.layers.dense({ units: 10 }),
+        tf.layers.activation({ activation: 'softmax' }),
+      ],
+    });
+    const built = buildStudent('auto', [32, 32, 1], 10, teacher);
+    expect(built.arch).toBe('auto');
+    expect(built.note).toBe("auto: the teacher's architecture at half width (6→3, 16→8, 120→60, 84→42)");
+    expect(built.model.layers.map((l) => l.getClassName())).not.toContain('Activation');
+    built.model.dispose();
+    expect(paramsOf('auto', [32, 32, 1], 10, teacher)).toBe(15_738);
+    teacher.dispose();
+  });
+
+  it('copies a rank-3 MLP teacher ([28, 28] → Flatten → Dense 128 → Dense 10 softmax)', () => {
+    const teacher = tf.sequential({
+      layers: [tf.layers.flatten({ inputShape: [28, 28] }), tf.layers.dense({ units: 128, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
+    });
+    // 784·64 + 64 = 50,240; 64·10 + 10 = 650.
+    expect(paramsOf('auto', [28, 28], 10, teacher)).toBe(50_890);
+    teacher.dispose();
+  });
+
+  it('copies a linear functional chain with BatchNormalization', () => {
+    const input = tf.input({ shape: [12, 12, 3] });
+    let x = tf.layers.conv2d({ filters: 8, kernelSize: 3 }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+    x = tf.layers.activation({ activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 5, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+    const teacher = tf.model({ inputs: input, outputs: x });
+    const built = buildStudent('auto', [12, 12, 3], 5, teacher);
+    expect(built.arch).toBe('auto');
+    // conv 4@3×3 on RGB: 27·4 + 4 = 112; BN: 4·4 = 16; dense on 10·10·4 = 400 features: 400·5 + 5 = 2,005.
+    expect(built.model.countParams()).toBe(112 + 16 + 2_005);
+    built.model.dispose();
+    teacher.dispose();
+  });
+
+  it('falls back with a note for nested or branching teachers, and without a teacher', () => {
+    const nested = tf.sequential({ layers: [tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] })] }), tf.layers.dense({ units: 10 })] });
+    const a = buildStudent('auto', [28, 28, 1], 10, nested);
+    expect(a.arch).toBe('lenet5-half');
+    expect(a.note).toMatch(/^auto: the teacher is not a plain chain of common layers \(it has a nested model \(".+"\)\), so the student is lenet5-half$/);
+    a.model.dispose();
+    nested.dispose();
+
+    const input = tf.input({ shape: [32, 32, 3] });
+    const left = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+    const right = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+    const merged = tf.layers.add().apply([left, right]) as tf.SymbolicTensor;
+    const branching = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 10 }).apply(tf.layers.flatten().apply(merged)) as tf.SymbolicTensor });
+    const b = buildStudent('auto', [32, 32, 3], 10, branching);
+    expect(b.arch).toBe('cnn');
+    expect(b.note).toMatch(/it branches at "conv2d_\w+"/);
+    b.model.dispose();
+    branching.dispose();
+
+    const c = buildStudent('auto', [101], 4);
+    expect(c.arch).toBe('mlp');
+    expect(c.note).toBe('auto: no teacher model was given, so the student is mlp');
+    c.model.dispose();
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * `npm run bench:repro -- --data <dir> --dataset mnist|fashion-mnist --teacher <model.json> --preset <p> [--seeds 3]
+ *   [--student lenet5-half] [--set key=value …] [--label text] [--no-record]`
+ *
+ * Distils the teacher with the engine (exactly what `cake distill` runs), evaluates each student on the data set's
+ * t10k split, prints JSON, and appends a row to BENCHMARKS.md. CAKE never sees the data: it is used for the score only.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
+import { inspectTeacher } from '../src/io/teacher-info';
+import { loadTeacher } from '../src/io/teacher-load';
+import { evaluateAccuracy } from '../src/models/evaluate';
+import { buildStudent } from '../src/models/students';
+import { numberOpt, parseArgs, required } from '../src/cli/args';
+import { useBackend } from '../src/cli/backend';
+import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
+import { readTeacherFiles } from '../src/cli/node-files';
+import { ProgressLine } from '../src/cli/progress-line';
+
+const args = parseArgs(process.argv.slice(2), {
+  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed'],
+  repeated: ['set'],
+  flags: ['no-record', 'quiet'],
+});
+const dataset = required(args, 'dataset') as DatasetName;
+if (!(dataset in DATASETS)) throw new Error(`--dataset must be mnist or fashion-mnist`);
+const preset = (args.values.get('preset') ?? 'quick') as PresetName;
+if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
+const seeds = numberOpt(args, 'seeds', 1);
+const firstSeed = numberOpt(args, 'first-seed', 0);
+const backend = await useBackend();
+
+const loaded = await loadTeacher(await readTeacherFiles([required(args, 'teacher')]));
+const info = await inspectTeacher(loaded);
+const spec = DATASETS[dataset];
+const pre = info.preprocessing ?? {};
+const test = await findIdx(required(args, 'data'), 't10k');
+const [h] = info.inputShape;
+const data = await loadIdxPair(test.images, test.labels, {
+  pad: pre.pad ?? Math.max(0, (h - 28) / 2),
+  scale: pre.scale ?? 1 / 255,
+  mean: pre.mean ?? spec.mean,
+  std: pre.std ?? spec.std,
+});
+const teacherAcc = evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses).accuracy;
+
+const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];
+let config: CakeConfig | undefined;
+for (let k = 0; k < seeds; k++) {
+  const seed = firstSeed + k;
+  config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses }, seed);
+  if (args.values.get('student')) config = { ...config, student: { ...config.student, arch: args.values.get('student')! } };
+  else config = { ...config, student: { ...config.student, arch: 'lenet5-half' } };
+  for (const kv of args.repeated.get('set') ?? []) {
+    const eq = kv.indexOf('=');
+    config = applySetting(config, kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  const issues = validateConfig(config, info);
+  if (issues.length) throw new Error(issues.map((i) => `${i.key} ${i.message}`).join('; '));
+  const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model);
+  const line = new ProgressLine();
+  const { student, report } = await runCake({
+    teacher: loaded.teacher,
+    config,
+    student: built.model,
+    studentArch: built.arch,
+    onProgress: args.flags.has('quiet') ? undefined : (p) => line.update(p),
+  });
+  line.done();
+  const acc = evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses).accuracy;
+  runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
+  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s)\n`);
+  student.dispose();
+}
+loaded.dispose();
+
+const accs = runs.map((r) => r.accuracy);
+const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+const std = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, accs.length - 1));
+const s = config!.synthesis;
+const st = config!.student;
+const avg = (f: (r: (typeof runs)[number]) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
+const command = `npm run bench:repro -- ${process.argv.slice(2).map((a) => (a.includes('/') ? `<${path.basename(a)}>` : a)).join(' ')}`;
+const result = {
+  dataset,
+  preset,
+  label: args.values.get('label') ?? '',
+  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, studentEpochs: st.epochs, studentLr: st.lr },
+  overrides: args.repeated.get('set') ?? [],
+  student: st.arch,
+  teacherAccuracy: teacherAcc,
+  studentAccuracy: { mean, std, runs: accs },
+  wallSec: { synthesis: avg((r) => r.synthesisSec), student: avg((r) => r.studentSec) },
+  backend,
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+  date: new Date().toISOString().slice(0, 10),
+  command,
+};
+process.stdout.write(JSON.stringify(result) + '\n');
+
+if (!args.flags.has('no-record')) {
+  const file = path.join(import.meta.dirname, '..', 'BENCHMARKS.md');
+  const marker = '<!-- repro-rows -->';
+  const text = await readFile(file, 'utf8');
+  const pct = (v: number) => (100 * v).toFixed(2);
+  const row =
+    `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${result.budget.samples} | ` +
+    `${st.epochs} @ lr ${st.lr} | ${result.wallSec.synthesis.toFixed(0)} s / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
+    `${pct(mean)}${runs.length > 1 ? ` ± ${pct(std)} (${runs.length} seeds)` : ''} | \`${command}\` |`;
+  if (text.includes(marker)) await writeFile(file, text.replace(marker, `${row}\n${marker}`));
+  else process.stderr.write(`BENCHMARKS.md has no ${marker} marker; row not recorded\n`);
+}

@@ -4,6 +4,7 @@ import { initNodeBackend } from '../tfjs/node-backend';
 import { presetConfig, withOverrides, type CakeConfig } from './config';
 import { ConfigError, runCake } from './pipeline';
 import { CancelledError, RunControl, type Progress, type SetResult } from './progress';
+import { decodePool, encodePool, SyntheticPool } from './pool';
 import { randomConvTeacher, teacherFromModel } from './testing';
 
 let teacherModel: tf.LayersModel;
@@ -96,6 +97,34 @@ describe('a LeNet-size run on the smoke preset', () => {
     const c = await run(4);
     expect(a.map((t) => Array.from(t))).toEqual(b.map((t) => Array.from(t)));
     expect(Array.from(a[0])).not.toEqual(Array.from(c[0]));
+  });
+
+  it('continuing from saved sets gives the same student as an uninterrupted run', async () => {
+    const cfg = withOverrides(smoke(8), { synthesis: { sets: 3 } });
+    const saved = new SyntheticPool(32 * 32, 10, cfg.synthesis.batchSize);
+    const full = randomConvTeacher(100);
+    await runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: cfg,
+      student: full,
+      studentArch: 'x',
+      // Keep the first set only, as a checkpoint taken after set 1 would, and pass it through the byte encoding.
+      onSet: (s) => s.set === 0 && saved.add({ set: s.set, eta: s.eta, x: s.x, labels: s.labels }),
+    });
+    const resumed = randomConvTeacher(200);
+    const sets: number[] = [];
+    await runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: cfg,
+      student: resumed,
+      studentArch: 'x',
+      pool: decodePool(encodePool(saved)),
+      onSet: (s) => sets.push(s.set),
+    });
+    expect(sets).toEqual([1, 2]);
+    expect((await weightsOf(resumed)).map((t) => Array.from(t))).toEqual((await weightsOf(full)).map((t) => Array.from(t)));
+    full.dispose();
+    resumed.dispose();
   });
 
   it('holds the tensor count steady across sets and epochs (no leaks)', async () => {

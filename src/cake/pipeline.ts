@@ -22,6 +22,11 @@ export interface RunOptions {
   student: tf.LayersModel;
   /** Zoo name of the student, for the report. */
   studentArch: string;
+  /**
+   * Sets already made by an earlier, interrupted run with the same config and seed (or a cached pool): synthesis
+   * continues after them. Every set draws from its own seeded generator, so the result equals an uninterrupted run.
+   */
+  pool?: SyntheticPool;
   /** How the teacher's logits were obtained, for the report (e.g. "softmax removed"). */
   logitsFrom?: string;
   control?: RunControl;
@@ -45,11 +50,8 @@ export class ConfigError extends Error {
   }
 }
 
-/** The run's random streams, one per purpose, all from the one seed. */
-function streams(seed: number) {
-  const root = new Rng(seed);
-  return { synthesis: root.fork(), split: root.fork(), shuffle: root.fork(), init: root.fork() };
-}
+/** The run's random streams, one per purpose, all from the one seed; sets and epochs derive their own (see Rng.derive). */
+export const STREAM = { synthesis: 1, split: 2, shuffle: 3, init: 4 } as const;
 
 /** Estimates the time left from measured step costs; before the student has run, its step is guessed from synthesis. */
 class Clock {
@@ -84,8 +86,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   if (issues.length) throw new ConfigError(issues);
   const s = config.synthesis;
   const st = config.student;
-  const rng = streams(config.seed);
-  initStudentWeights(student, rng.init);
+  initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
 
   const sampleSize = teacher.inputShape.reduce((a, b) => a * b, 1);
   const total = s.sets * s.batchSize;
@@ -95,24 +96,27 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   // sample; the guess only matters until the first student steps are timed.
   const clock = new Clock(s.sets * s.steps, studentSteps, (0.5 * st.batchSize) / s.batchSize);
   const throttle = new Throttle(opts.progressIntervalMs ?? 100);
-  const pool = new SyntheticPool(sampleSize, teacher.numClasses, s.batchSize);
+  const pool = opts.pool ?? new SyntheticPool(sampleSize, teacher.numClasses, s.batchSize);
+  if (pool.sampleSize !== sampleSize || pool.numClasses !== teacher.numClasses || pool.chunkSize !== s.batchSize)
+    throw new Error('the saved synthetic pool does not match this teacher and synthesis batch');
+  const firstSet = pool.chunks.length;
 
   // --- synthesis ---
   const synthStart = Date.now();
   let lastLosses: SynthesisLosses = { cls: NaN, contr: NaN, tv: NaN, entropy: NaN, total: NaN };
   let hitSum = 0;
-  for (let m = 0; m < s.sets; m++) {
+  for (let m = firstSet; m < s.sets; m++) {
     const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
     const outcome = await synthesizeSet({
       teacher,
       cfg: s,
       set: m,
       eta,
-      rng: rng.synthesis,
+      rng: Rng.derive(config.seed, STREAM.synthesis, m),
       control,
       onStep: (step, read) => {
         const done = m * s.steps + step;
-        clock.synthMs = (Date.now() - synthStart) / done;
+        clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
         if (!onProgress || !throttle.due(step === s.steps)) return;
         const { losses, hitRate } = read();
         onProgress({
@@ -124,7 +128,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
           eta,
           losses,
           hitRate,
-          ...clock.timing(done, 0, s.batchSize, synthStart, done),
+          ...clock.timing(done, 0, s.batchSize, synthStart, done - firstSet * s.steps),
         });
       },
     });
@@ -140,16 +144,18 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
       groupSize: s.groupSize,
       targets: outcome.targets,
       probs: outcome.probs,
+      labels: outcome.labels,
       numClasses: teacher.numClasses,
       hitRate: outcome.hitRate,
       losses: outcome.losses,
     });
   }
   const synthesisSec = (Date.now() - synthStart) / 1000;
-  const synthMsPerStep = s.steps > 0 ? (synthesisSec * 1000) / (s.sets * s.steps) : 0;
+  const synthSteps = (s.sets - firstSet) * s.steps;
+  const synthMsPerStep = synthSteps > 0 ? (synthesisSec * 1000) / synthSteps : 0;
 
   // --- student ---
-  const { train, val } = pool.split(st.valFraction, rng.split);
+  const { train, val } = pool.split(st.valFraction, Rng.derive(config.seed, STREAM.split, 0));
   const studentStart = Date.now();
   let studentStepsDone = 0;
   const epochs = await trainClassifier({
@@ -158,7 +164,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     train,
     val,
     cfg: st,
-    rng: rng.shuffle,
+    rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     control,
     onEpoch,
     onStep: (step) => {
@@ -188,7 +194,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     student: { arch: opts.studentArch, params: student.countParams() },
     samples: { total: pool.size, train: train.length, validation: val.length },
     timings: { synthesisSec, studentSec, totalSec: (Date.now() - clock.start) / 1000 },
-    synthesis: { finalLosses: lastLosses, meanHitRate: hitSum / s.sets, msPerStep: synthMsPerStep },
+    synthesis: { finalLosses: lastLosses, meanHitRate: hitSum / Math.max(1, s.sets - firstSet), msPerStep: synthMsPerStep },
     studentTraining: {
       finalTrainLoss: last?.trainLoss ?? NaN,
       agreement: last?.valAgreement ?? NaN,

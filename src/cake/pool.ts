@@ -69,3 +69,44 @@ export class SyntheticPool {
     return this.count * (this.sampleSize + this.numClasses) * 4;
   }
 }
+
+const POOL_MAGIC = 0x43414b50; // "CAKP"
+
+/**
+ * The pool as bytes (a header, then each chunk's set, η, samples and labels), for caching a pool between benchmark
+ * runs and for checkpoints. Little-endian, as typed arrays are on every platform tfjs runs on.
+ */
+export function encodePool(pool: SyntheticPool): Uint8Array {
+  const per = 16 + 4 * pool.chunkSize * (pool.sampleSize + pool.numClasses);
+  const out = new Uint8Array(24 + per * pool.chunks.length);
+  const view = new DataView(out.buffer);
+  [POOL_MAGIC, 1, pool.sampleSize, pool.numClasses, pool.chunkSize, pool.chunks.length].forEach((v, i) => view.setUint32(4 * i, v, true));
+  let o = 24;
+  for (const c of pool.chunks) {
+    view.setUint32(o, c.set, true);
+    view.setFloat64(o + 8, c.eta, true);
+    out.set(new Uint8Array(c.x.buffer, c.x.byteOffset, c.x.byteLength), o + 16);
+    out.set(new Uint8Array(c.labels.buffer, c.labels.byteOffset, c.labels.byteLength), o + 16 + c.x.byteLength);
+    o += per;
+  }
+  return out;
+}
+
+export function decodePool(bytes: Uint8Array): SyntheticPool {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteLength < 24 || view.getUint32(0, true) !== POOL_MAGIC) throw new Error('not a CAKE synthetic pool file');
+  const [, , sampleSize, numClasses, chunkSize, n] = [0, 1, 2, 3, 4, 5].map((i) => view.getUint32(4 * i, true));
+  const pool = new SyntheticPool(sampleSize, numClasses, chunkSize);
+  const per = 16 + 4 * chunkSize * (sampleSize + numClasses);
+  if (bytes.byteLength !== 24 + per * n) throw new Error('the synthetic pool file is truncated');
+  for (let k = 0, o = 24 + bytes.byteOffset; k < n; k++, o += per) {
+    const copy = bytes.buffer.slice(o + 16, o + per);
+    pool.add({
+      set: view.getUint32(o - bytes.byteOffset, true),
+      eta: view.getFloat64(o - bytes.byteOffset + 8, true),
+      x: new Float32Array(copy, 0, chunkSize * sampleSize),
+      labels: new Float32Array(copy, 4 * chunkSize * sampleSize, chunkSize * numClasses),
+    });
+  }
+  return pool;
+}

@@ -63,8 +63,10 @@ export interface SetResult {
   groupSize: number;
   /** Target class of each sample. */
   targets: Int32Array;
-  /** The teacher's softmax for each sample, [batch, numClasses]: the stored soft label. */
+  /** The teacher's softmax for each sample, [batch, numClasses]. */
   probs: Float32Array;
+  /** The stored labels: the softmax itself, or its one-hot argmax with hard labels. */
+  labels: Float32Array;
   numClasses: number;
   /** Share of samples whose final teacher argmax equals the target. */
   hitRate: number;

@@ -13,6 +13,14 @@ export class Rng {
     this.s = mix32((seed >>> 0) ^ 0x9e3779b9);
   }
 
+  /**
+   * The generator for one numbered unit of work (a set, an epoch) of one stream, from the run's seed alone. Deriving
+   * per unit, instead of drawing on from one long stream, lets a resumed run redo exactly the unit it stopped in.
+   */
+  static derive(seed: number, stream: number, index: number): Rng {
+    return new Rng(mix32(mix32((seed >>> 0) ^ Math.imul(stream + 1, 0x27d4eb2d)) ^ Math.imul(index + 1, 0x165667b1)));
+  }
+
   /** The complete state, for checkpoints. */
   get state(): { s: number; spare: number | null } {
     return { s: this.s, spare: this.spare };

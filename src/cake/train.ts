@@ -34,7 +34,8 @@ export interface TrainArgs {
   train: Int32Array;
   val: Int32Array;
   cfg: StudentConfig;
-  rng: Rng;
+  /** The shuffle of each epoch; derived per epoch so a run resumed at an epoch shuffles as the original did. */
+  rngForEpoch: (epoch: number) => Rng;
   control?: RunControl;
   onStep?: (s: StudentStep) => void;
   onEpoch?: (e: EpochResult) => void;
@@ -58,7 +59,7 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rng, control, onStep, onEpoch, augment } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment } = args;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
   const bs = Math.min(cfg.batchSize, train.length);
@@ -68,12 +69,13 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const xBuf = new Float32Array(bs * d);
   const yBuf = new Float32Array(bs * C);
-  const order = new Int32Array(train);
+  const order = new Int32Array(train.length);
   const results: EpochResult[] = [];
   let globalStep = 0;
   try {
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-      rng.shuffle(order);
+      order.set(train);
+      rngForEpoch(epoch).shuffle(order);
       let lossSum: tf.Scalar = tf.scalar(0);
       for (let s = 0; s < perEpoch; s++) {
         await control?.gate();

@@ -50,7 +50,7 @@ beforeAll(async () => {
     train: Int32Array.from({ length: 1000 }, (_, i) => i),
     val: new Int32Array(0),
     cfg: { ...presetConfig('smoke', { inputShape: [2], numClasses: 2 }).student, epochs: 40, batchSize: 50, lr: 0.1 },
-    rng: new Rng(3),
+    rngForEpoch: (e) => Rng.derive(3, 0, e),
   });
 });
 

@@ -76,7 +76,7 @@ export async function bench(argv: string[]): Promise<void> {
       train: Int32Array.from({ length: n }, (_, i) => i),
       val: new Int32Array(0),
       cfg: cfg.student,
-      rng,
+      rngForEpoch: () => rng,
       onStep: (s) => {
         const now = performance.now();
         if (s.step > warmup) studentTimes.push(now - t0);

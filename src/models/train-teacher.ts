@@ -73,7 +73,7 @@ export async function trainTeacher(
     train: Int32Array.from({ length: train.labels.length }, (_, i) => i),
     val: new Int32Array(0),
     cfg,
-    rng: rng.fork(),
+    rngForEpoch: (e) => Rng.derive(t.seed, 3, e),
     onStep: hooks.onStep,
     onEpoch: (e) => {
       const acc = hooks.onEpoch ? evaluateAccuracy(model, test.x, test.shape, test.labels, C).accuracy : NaN;

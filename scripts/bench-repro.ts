@@ -8,6 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { decodePool, encodePool } from '../src/cake/pool';
 import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
@@ -20,7 +21,7 @@ import { readTeacherFiles } from '../src/cli/node-files';
 import { ProgressLine } from '../src/cli/progress-line';
 
 const args = parseArgs(process.argv.slice(2), {
-  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed'],
+  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache'],
   repeated: ['set'],
   flags: ['no-record', 'quiet'],
 });
@@ -48,6 +49,7 @@ const teacherAcc = evaluateAccuracy(loaded.model, data.x, info.inputShape, data.
 
 const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];
 let config: CakeConfig | undefined;
+let usedCache = false;
 for (let k = 0; k < seeds; k++) {
   const seed = firstSeed + k;
   config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses }, seed);
@@ -61,7 +63,12 @@ for (let k = 0; k < seeds; k++) {
   if (issues.length) throw new Error(issues.map((i) => `${i.key} ${i.message}`).join('; '));
   const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model);
   const line = new ProgressLine();
-  const { student, report } = await runCake({
+  // --pool-cache: reuse the synthetic pool of an earlier run with the same synthesis settings (to vary the student
+  // side alone); the file name gets the seed appended. Synthesis time is then that of the cached run.
+  const cache = args.values.get('pool-cache') ? `${args.values.get('pool-cache')}.seed${seed}` : undefined;
+  const cached = cache ? await readFile(cache).then((b) => decodePool(new Uint8Array(b)), () => undefined) : undefined;
+  const { student, report, pool } = await runCake({
+    pool: cached,
     teacher: loaded.teacher,
     config,
     student: built.model,
@@ -69,7 +76,9 @@ for (let k = 0; k < seeds; k++) {
     onProgress: args.flags.has('quiet') ? undefined : (p) => line.update(p),
   });
   line.done();
+  if (cache && !cached) await writeFile(cache, encodePool(pool));
   const acc = evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses).accuracy;
+  if (cached) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
   process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s)\n`);
   student.dispose();
@@ -86,7 +95,7 @@ const command = `npm run bench:repro -- ${process.argv.slice(2).map((a) => (a.in
 const result = {
   dataset,
   preset,
-  label: args.values.get('label') ?? '',
+  label: [args.values.get('label'), usedCache ? 'synthesis from a cached pool: its time is not this run' : ''].filter(Boolean).join('; '),
   budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, studentEpochs: st.epochs, studentLr: st.lr },
   overrides: args.repeated.get('set') ?? [],
   student: st.arch,

@@ -40,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error;
     const message = (err?.message ?? String(e)).split('\n')[0];
-    process.stderr.write(`\ncake ${name}: error: ${message}\n`);
+    // On a terminal the progress bar may own the current line: start a fresh one.
+    process.stderr.write(`${process.stderr.isTTY ? "\n" : ""}cake ${name}: error: ${message}\n`);
     if (err instanceof UsageError) process.stderr.write(`usage: ${command.usage}\n`);
     if (process.env.CAKE_DEBUG) process.stderr.write(`${err?.stack}\n`);
     return err instanceof UsageError ? 2 : 1;

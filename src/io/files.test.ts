@@ -31,6 +31,7 @@ describe('detectKind', () => {
     ['ONNX by bytes', bytesFile('model', [0x08, 0x07, 0x12, 0x07, ...ascii('pytorch')], 64), 'onnx'],
     ['ONNX by name', bytesFile('model.onnx', [0x01], 8), 'onnx'],
     ['SavedModel', bytesFile('saved_model.pb', [0x08, 0x01, 0x12], 64), 'savedmodel'],
+    ['Core ML', bytesFile('Classifier.mlmodel', [0x08, 0x05, 0x12, 0x10], 64), 'coreml'],
     ['JSON', textFile('model.json', '  {"a": 1}'), 'json'],
     ['empty', bytesFile('model.json', []), 'empty'],
   ];
@@ -49,13 +50,13 @@ describe('detectKind', () => {
 
 describe('foreignFormatMessage', () => {
   it('explains how to convert each model format we cannot read', () => {
-    expect(foreignFormatMessage('hdf5', 'x/mnist.h5')).toBe(
-      '"mnist.h5" is a Keras HDF5 file (.h5); Keras HDF5 import is not supported yet: convert it with tensorflowjs_converter --input_format keras mnist.h5 out/ and drop out/model.json with its .bin files',
+    expect(foreignFormatMessage('pytorch', 'x/model.pt')).toBe(
+      '"model.pt" is a PyTorch checkpoint; PyTorch files hold Python objects that cannot be loaded here: export the model with torch.onnx.export(model, example_input, "model.onnx") and drop the .onnx file',
     );
-    expect(foreignFormatMessage('onnx', 'm.onnx')).toContain('ONNX import is not supported yet');
-    for (const kind of ['tflite', 'pytorch', 'keras3', 'safetensors', 'savedmodel'] as const)
-      expect(foreignFormatMessage(kind, 'f')).toContain('tensorflowjs_converter');
-    expect(foreignFormatMessage('png', 'a.png')).toBeUndefined();
+    expect(foreignFormatMessage('savedmodel', 'saved_model.pb')).toContain('tensorflowjs_converter --input_format tf_saved_model');
+    for (const kind of ['tflite', 'pytorch', 'safetensors', 'savedmodel', 'coreml'] as const) expect(foreignFormatMessage(kind, 'f')).toMatch(/^"f" is a /);
+    // Formats with their own readers are not foreign any more.
+    for (const kind of ['hdf5', 'keras3', 'onnx', 'png'] as const) expect(foreignFormatMessage(kind, 'f')).toBeUndefined();
   });
 });
 

@@ -40,6 +40,7 @@ export type FileKind =
   | 'keras3'
   | 'safetensors'
   | 'savedmodel'
+  | 'coreml'
   | 'json'
   | 'empty'
   | 'unknown';
@@ -90,6 +91,8 @@ export function detectKind(file: NamedFile): FileKind {
   // Legacy torch.save (before 1.6) is a raw pickle: protocol marker 0x80 then the protocol number.
   if (startsWith(b, [0x80]) && b.length > 1 && b[1] >= 2 && b[1] <= 5 && /\.(pt|pth|ckpt|bin)$/.test(lower)) return 'pytorch';
   if (isSafetensors(file.data)) return 'safetensors';
+  // Core ML's .mlmodel is a protobuf without a magic number (and would pass for ONNX): go by the name.
+  if (lower.endsWith('.mlmodel')) return 'coreml';
   if (lower === 'saved_model.pb' || lower === 'saved_model.pbtxt') return 'savedmodel';
   if (lower.endsWith('.onnx') || looksLikeOnnx(b)) return 'onnx';
   if (lower.endsWith('.pb')) return 'savedmodel';
@@ -129,6 +132,7 @@ const KIND_WORDS: Partial<Record<FileKind, string>> = {
   keras3: 'a Keras 3 .keras archive',
   safetensors: 'a safetensors weights file',
   savedmodel: 'a TensorFlow SavedModel graph (.pb)',
+  coreml: 'a Core ML model',
   json: 'a JSON file',
   empty: 'empty',
   unknown: 'not a format CAKE Studio recognises',
@@ -141,25 +145,22 @@ export function describeKind(kind: FileKind): string {
 
 /**
  * One sentence refusing a model format we cannot load, with the conversion that would make it loadable;
- * undefined for kinds that are not models (images, json, …).
+ * undefined for kinds that are not models (images, json, …) and for the model formats CAKE Studio reads
+ * (Keras .h5 and .keras, ONNX: those have their own readers and their own messages).
  */
 export function foreignFormatMessage(kind: FileKind, name: string): string | undefined {
   const n = basename(name);
   switch (kind) {
-    case 'hdf5':
-      return `"${n}" is a Keras HDF5 file (.h5); Keras HDF5 import is not supported yet: convert it with tensorflowjs_converter --input_format keras ${n} out/ and drop out/model.json with its .bin files`;
-    case 'keras3':
-      return `"${n}" is a Keras 3 .keras archive; it cannot be loaded directly: in Python, load it and save it as .h5 (model.save("model.h5")), then convert it with tensorflowjs_converter --input_format keras model.h5 out/ and drop out/model.json with its .bin files`;
-    case 'onnx':
-      return `"${n}" is an ONNX model; ONNX import is not supported yet: convert it to Keras (e.g. with onnx2tf), then with tensorflowjs_converter --input_format keras to a TensorFlow.js layers model`;
     case 'tflite':
-      return `"${n}" is a TensorFlow Lite model; TensorFlow Lite cannot be imported (it has no gradients): convert the original Keras model with tensorflowjs_converter --input_format keras model.h5 out/ instead`;
+      return `"${n}" is a TensorFlow Lite model; TensorFlow Lite cannot be imported (its kernels have no gradients): drop the model it was converted from instead (a Keras .h5 or .keras file, a TensorFlow.js export, or an ONNX export)`;
     case 'pytorch':
-      return `"${n}" is a PyTorch checkpoint; PyTorch files cannot be loaded here: export the model with torch.onnx.export, convert the ONNX file to Keras (e.g. with onnx2tf), then with tensorflowjs_converter --input_format keras`;
+      return `"${n}" is a PyTorch checkpoint; PyTorch files hold Python objects that cannot be loaded here: export the model with torch.onnx.export(model, example_input, "model.onnx") and drop the .onnx file`;
     case 'safetensors':
-      return `"${n}" is a safetensors weights file; it holds weights without the architecture, so it cannot be loaded: build the model in Keras, load the weights, and convert it with tensorflowjs_converter --input_format keras`;
+      return `"${n}" is a safetensors weights file; it holds weights without the architecture, so it cannot be loaded: load the weights into the model in PyTorch or Keras and export it to ONNX (torch.onnx.export) or save it as .keras`;
     case 'savedmodel':
-      return `"${n}" is a TensorFlow SavedModel graph; SavedModel import is not supported yet: if it came from Keras, convert it with tensorflowjs_converter --input_format keras_saved_model <saved_model_dir> out/ and drop out/model.json with its .bin files`;
+      return `"${n}" is a TensorFlow SavedModel graph; SavedModels cannot be read directly: convert the folder with tensorflowjs_converter --input_format tf_saved_model <saved_model_dir> out/ and drop out/model.json with its weight files, or export it to ONNX with tf2onnx`;
+    case 'coreml':
+      return `"${n}" is a Core ML model; Core ML models cannot be imported (Core ML cannot export back to a trainable format): drop the model it was converted from instead (Keras, TensorFlow.js or ONNX)`;
     default:
       return undefined;
   }

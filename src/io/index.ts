@@ -9,6 +9,7 @@ export {
   type InputLayout,
   type LogitsSource,
   type Preprocessing,
+  type TeacherFormat,
   type TeacherInfo,
   type TeacherMetadata,
 } from './teacher-info';

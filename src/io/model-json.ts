@@ -83,7 +83,7 @@ const DTYPES = new Set(['float32', 'int32', 'bool', 'complex64']);
 const QUANT_DTYPES = new Set(['uint8', 'uint16', 'float16']);
 
 /** Shape-check weightsManifest so later code can trust it; name the first bad entry. */
-function validateManifest(manifest: unknown, name: string): tf.io.WeightsManifestConfig {
+export function validateManifest(manifest: unknown, name: string): tf.io.WeightsManifestConfig {
   if (manifest === undefined || manifest === null) return [];
   const bad = (what: string) => new TeacherError('bad-manifest', `${name} has a malformed weightsManifest: ${what}`);
   if (!Array.isArray(manifest)) throw bad('it should be a list of weight groups');

@@ -40,8 +40,14 @@ export type InputLayout = 'NHWC' | 'HW' | 'NCHW' | 'flat';
 /** How `Teacher.logits` is computed from the model. */
 export type LogitsSource = 'logits' | 'log-probabilities' | HeadRewrite;
 
+/**
+ * The file format the teacher was read from: a TensorFlow.js layers or graph model, a Keras HDF5 file (Keras 2 or
+ * 3), a Keras 3 `.keras` archive, or an ONNX model.
+ */
+export type TeacherFormat = 'tfjs-layers' | 'tfjs-graph' | 'keras-h5' | 'keras' | 'onnx';
+
 export interface TeacherInfo {
-  format: 'tfjs-layers';
+  format: TeacherFormat;
   inputName: string;
   /** Without the batch axis. */
   inputShape: number[];

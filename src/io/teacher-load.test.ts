@@ -262,15 +262,15 @@ describe('loadTeacher: failures say what is wrong in one sentence', () => {
     loaded.dispose();
   });
 
-  it('a graph model, with and without the format key', async () => {
+  it('a graph model that is malformed, with and without the format key (graph-model.test.ts covers good ones)', async () => {
     const graph = { format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] };
-    expect((await loadError([jsonFile('model.json', graph)])).message).toBe(
-      'model.json holds a graph model (format: graph-model); graph models are not supported yet',
-    );
+    const e1 = await loadError([jsonFile('model.json', graph)]);
+    expect(e1.code).toBe('graph-model');
+    expect(e1.message).toBe('model.json holds a graph model (format: graph-model), but its modelTopology lists no graph nodes');
     const legacy = { modelTopology: { node: [{ name: 'x', op: 'Placeholder' }], versions: {} }, weightsManifest: [] };
     const e = await loadError([jsonFile('model.json', legacy)]);
-    expect(e.code).toBe('graph-model');
-    expect(e.message).toContain('graph models are not supported yet');
+    expect(e.code).toBe('input-shape');
+    expect(e.message).toBe('the graph model\'s input "x" has no declared shape; CAKE needs a fixed input size such as [-1,28,28,1]');
   });
 
   it('a model with two inputs', async () => {
@@ -354,10 +354,13 @@ describe('loadTeacher: failures say what is wrong in one sentence', () => {
     expect(e.message).toBe('model.json uses a layer TensorFlow.js does not know (Lambda); re-export the model without custom layers');
   });
 
-  it('formats we cannot read yet get a conversion hint', async () => {
+  it('formats we cannot read get a conversion hint; a damaged Keras file gets its own message', async () => {
+    const tflite = await loadError([bytesFile('model.tflite', [0x1c, 0, 0, 0, 0x54, 0x46, 0x4c, 0x33], 64)]);
+    expect(tflite.code).toBe('foreign-format');
+    expect(tflite.message).toContain('"model.tflite" is a TensorFlow Lite model; TensorFlow Lite cannot be imported');
     const h5 = await loadError([bytesFile('mnist.h5', [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a], 64)]);
-    expect(h5.code).toBe('foreign-format');
-    expect(h5.message).toContain('is a Keras HDF5 file (.h5); Keras HDF5 import is not supported yet: convert it with tensorflowjs_converter --input_format keras');
+    expect(h5.code).toBe('bad-hdf5');
+    expect(h5.message).toContain('"mnist.h5" is not a readable HDF5 file');
   });
 
   it('no files, no model, several models', async () => {

@@ -5,11 +5,16 @@ import { finalActivation, logitsReproduce, logitsTopology, logProbabilitiesModel
 import { findModelJson, parseLayersModelJson } from './model-json';
 import { readSideFiles } from './side-files';
 import { TeacherError } from './teacher-error';
-import { inputLayout, type LogitsSource, type TeacherInfo } from './teacher-info';
+import { loadGraphTeacher, isGraphModelJson } from './graph-model';
+import { findModelSource } from './model-source';
+import { loadOnnxTeacher } from './onnx';
+import { inputLayout, type LogitsSource, type TeacherFormat, type TeacherInfo } from './teacher-info';
 import { checkFiniteWeights, resolveWeights, type ResolvedWeights } from './weights';
 
-// Loading a tfjs LayersModel teacher from dropped files: find model.json, check every file before tfjs sees it,
-// build the model, check it is a single-input classifier, and derive a logits model for CAKE.
+// Loading a teacher from dropped files. The model's format picks the reader (model-source.ts); a tfjs LayersModel,
+// and the Keras files converted to one, then go the same way: check every file before tfjs sees it, build the
+// model, check it is a single-input classifier, and derive a logits model for CAKE. Graph models and ONNX models
+// are run by their own executors (graph-model.ts, onnx.ts) and wrapped in foreign-model.ts.
 
 export interface LoadedTeacher {
   /** What CAKE consumes: differentiable pre-softmax logits. */
@@ -86,8 +91,9 @@ function probeBatch(inputShape: number[], range?: [number, number]): tf.Tensor {
 }
 
 /**
- * Load a tfjs LayersModel teacher from in-memory files (a folder's files, or a zip of it). Throws TeacherError
- * with one specific sentence for every problem found.
+ * Load a teacher from in-memory files (a folder's files, or a zip of it): a TensorFlow.js layers or graph model,
+ * a Keras .h5 or .keras file, or an ONNX model. Throws TeacherError with one specific sentence for every problem
+ * found.
  */
 export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
   let all: NamedFile[];
@@ -96,25 +102,48 @@ export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
   } catch (e) {
     throw new TeacherError('bad-zip', (e as Error).message);
   }
+  const source = findModelSource(all);
+  if (source.kind === 'onnx') return loadOnnxTeacher(source.file, all);
+  if (source.kind === 'keras') {
+    // Loaded on demand: the HDF5 reader is a few MB of WebAssembly that only Keras files need.
+    const { readKerasModel } = await import('./keras-h5');
+    const keras = await readKerasModel(source);
+    return layersTeacher(keras.topology, keras.weights, source.file, all, keras.format, keras.warnings);
+  }
   const found = findModelJson(all);
+  if (isGraphModelJson(found.json)) return loadGraphTeacher(found.file, found.json, all);
   const modelJson = parseLayersModelJson(found.file, found.json);
-  const modelName = basename(found.file.name);
   const weights = resolveWeights(modelJson.weightsManifest, all, found.file);
   checkFiniteWeights(weights);
+  return layersTeacher(modelJson.modelTopology, weights, found.file, all, 'tfjs-layers');
+}
 
-  const model = await buildModel(modelJson.modelTopology, weights, modelName);
+/**
+ * A teacher from a Keras-style topology and its weights (from model.json and shards, or converted from a Keras
+ * file): build it, check it is a single-input classifier, and derive a logits model for CAKE.
+ */
+export async function layersTeacher(
+  topology: Record<string, unknown>,
+  weights: ResolvedWeights,
+  modelFile: NamedFile,
+  all: readonly NamedFile[],
+  format: TeacherFormat,
+  warnings: string[] = [],
+): Promise<LoadedTeacher> {
+  const modelName = basename(modelFile.name);
+  const model = await buildModel(topology, weights, modelName);
   let logitsModel: tf.LayersModel | undefined;
   let ownsLogitsModel = false;
   try {
-    const { inputShape, numClasses } = checkClassifier(model, modelJson.modelTopology);
-    const side = readSideFiles(all, found.file, numClasses);
+    const { inputShape, numClasses } = checkClassifier(model, topology);
+    const side = readSideFiles(all, modelFile, numClasses);
 
     let logitsFrom: LogitsSource = 'logits';
     let outputKind: TeacherInfo['outputKind'] = 'logits';
     const probe = probeBatch(inputShape, side.preprocessing?.inputRange);
     const outputs = model.predict(probe) as tf.Tensor2D;
     try {
-      const rewrite = logitsTopology(modelJson.modelTopology);
+      const rewrite = logitsTopology(topology);
       if (rewrite) {
         const candidate = await buildModel(rewrite.topology, weights, modelName);
         // Check the rewrite numerically on the probe batch: a softmax over another axis, or a head we misread,
@@ -142,7 +171,7 @@ export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
     logitsModel ??= model;
 
     const info: TeacherInfo = {
-      format: 'tfjs-layers',
+      format,
       inputName: model.inputNames[0],
       inputShape,
       layout: inputLayout(inputShape),
@@ -155,7 +184,7 @@ export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
       preprocessing: side.preprocessing,
       dataset: side.dataset,
       testAccuracy: side.testAccuracy,
-      warnings: side.warnings,
+      warnings: [...warnings, ...side.warnings],
     };
     const runner = logitsModel;
     const teacher: Teacher = {

@@ -19,7 +19,7 @@ import { ProgressLine } from './progress-line';
 import { useBackend } from './backend';
 
 export const DISTILL_USAGE =
-  'cake distill --teacher <model.json> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] --out <dir>';
+  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] --out <dir>';
 
 /** `cake distill`: teacher files in, a student (model.json + weights.bin) and report.json out. */
 export async function distill(argv: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import { parseArgs, UsageError } from './args';
 import { useBackend } from './backend';
 import { readTeacherFiles } from './node-files';
 
-export const INSPECT_USAGE = 'cake inspect <model.json | model.zip | folder> [other files…]';
+export const INSPECT_USAGE = 'cake inspect <model.json | model.zip | .h5 | .keras | .onnx | folder> [other files…]';
 
 /** `cake inspect`: what the studio's teacher card shows, as JSON on stdout. */
 export async function inspect(argv: string[]): Promise<void> {

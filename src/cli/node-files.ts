@@ -18,8 +18,9 @@ async function read(p: string): Promise<NamedFile> {
 }
 
 /**
- * The files a teacher needs, read from disk: the named files, and for a model.json also the weight files its
- * manifest names and the known side files, when they sit beside it. A folder stands for every file in it.
+ * The files a teacher needs, read from disk: the named files; for a model.json also the weight files its manifest
+ * names; for an .onnx its external weights file; and for every model file the known side files (class names,
+ * metadata.json) when they sit beside it. A folder stands for every file in it.
  * Missing weight files are left out on purpose: the loader names them in its message.
  */
 export async function readTeacherFiles(paths: string[]): Promise<NamedFile[]> {
@@ -32,14 +33,21 @@ export async function readTeacherFiles(paths: string[]): Promise<NamedFile[]> {
     }
     const file = await read(p);
     add(file);
-    if (!p.toLowerCase().endsWith('.json')) continue;
     const dir = path.dirname(p);
     const wanted = new Set(SIDE_FILES);
-    try {
-      const json = JSON.parse(new TextDecoder().decode(file.data)) as { weightsManifest?: { paths?: string[] }[] };
-      for (const group of json.weightsManifest ?? []) for (const w of group.paths ?? []) wanted.add(path.basename(w));
-    } catch {
-      // Not JSON: the loader says so precisely.
+    const lower = p.toLowerCase();
+    if (lower.endsWith('.json')) {
+      try {
+        const json = JSON.parse(new TextDecoder().decode(file.data)) as { weightsManifest?: { paths?: string[] }[] };
+        for (const group of json.weightsManifest ?? []) for (const w of group.paths ?? []) wanted.add(path.basename(w));
+      } catch {
+        // Not JSON: the loader says so precisely.
+      }
+    } else if (lower.endsWith('.onnx')) {
+      // PyTorch writes large weights to an external file beside the model.
+      wanted.add(`${path.basename(p)}.data`);
+    } else if (!/\.(h5|hdf5|keras)$/.test(lower)) {
+      continue;
     }
     for (const name of wanted) {
       if (files.has(name)) continue;

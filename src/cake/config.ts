@@ -65,6 +65,13 @@ export interface StudentConfig {
   temperature: number;
   /** Held-out share of the synthetic pool, used to report teacher–student agreement (the method's 99/1 split). */
   valFraction: number;
+  /**
+   * Largest random shift, in pixels, applied to synthetic samples in each student batch; 0 (the method) is off.
+   * Augmented batches are relabelled by the teacher (see src/cake/augment.ts).
+   */
+  augShift: number;
+  /** Share of each student batch blended with another sample (mixup), relabelled by the teacher; 0 is off. */
+  augMixup: number;
 }
 
 export interface CakeConfig {
@@ -133,6 +140,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       schedule: 'onecycle',
       temperature: 1,
       valFraction: 0.01,
+      augShift: 0,
+      augMixup: 0,
     },
   };
   switch (name) {
@@ -233,6 +242,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   pos('student.temperature', st.temperature, 1e3);
   if (!(st.valFraction >= 0 && st.valFraction < 0.5))
     issues.push({ key: 'student.valFraction', message: `must be in [0, 0.5), got ${st.valFraction}` });
+  int('student.augShift', st.augShift, 0, 16);
+  if (!(st.augMixup >= 0 && st.augMixup <= 1)) issues.push({ key: 'student.augMixup', message: `must be in [0, 1], got ${st.augMixup}` });
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { validateConfig, type CakeConfig } from './config';
+import { augmentBatch } from './augment';
 import { initStudentWeights } from './init';
+import { inferLayout } from './losses';
 import { SyntheticPool } from './pool';
 import { Throttle, type EpochResult, type Progress, type RunControl, type SetResult, type SynthesisLosses } from './progress';
 import type { RunReport } from './report';
@@ -51,7 +53,7 @@ export class ConfigError extends Error {
 }
 
 /** The run's random streams, one per purpose, all from the one seed; sets and epochs derive their own (see Rng.derive). */
-export const STREAM = { synthesis: 1, split: 2, shuffle: 3, init: 4 } as const;
+export const STREAM = { synthesis: 1, split: 2, shuffle: 3, init: 4, augment: 5 } as const;
 
 /** Estimates the time left from measured step costs; before the student has run, its step is guessed from synthesis. */
 class Clock {
@@ -158,6 +160,15 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const { train, val } = pool.split(st.valFraction, Rng.derive(config.seed, STREAM.split, 0));
   const studentStart = Date.now();
   let studentStepsDone = 0;
+  // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
+  const augmenting = st.augShift > 0 || st.augMixup > 0;
+  let augRng = { epoch: -1, rng: new Rng(0) };
+  const augRngFor = (epoch: number) => {
+    if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
+    return augRng.rng;
+  };
+  const scratch = new Float32Array(sampleSize);
+  const layout = teacher.layout ?? inferLayout(teacher.inputShape);
   const epochs = await trainClassifier({
     model: student,
     source: { inputShape: teacher.inputShape, numClasses: teacher.numClasses, gather: (i, x, y) => pool.gather(i, x, y) },
@@ -165,6 +176,11 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     val,
     cfg: st,
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
+    augment: augmenting
+      ? (x, n, epoch) =>
+          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup }, augRngFor(epoch), scratch)
+      : undefined,
+    relabel: augmenting ? (x) => tf.softmax(teacher.logits(x)) : undefined,
     control,
     onEpoch,
     onStep: (step) => {

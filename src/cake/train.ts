@@ -40,7 +40,12 @@ export interface TrainArgs {
   onStep?: (s: StudentStep) => void;
   onEpoch?: (e: EpochResult) => void;
   /** Changes a batch in place before it is used (e.g. shift augmentation for real data). */
-  augment?: (x: Float32Array, n: number) => void;
+  augment?: (x: Float32Array, n: number, epoch: number) => void;
+  /**
+   * Labels a (possibly augmented) batch afresh: the teacher's probabilities for exactly these inputs. When given,
+   * the stored labels are not used for training.
+   */
+  relabel?: (x: tf.Tensor) => tf.Tensor2D;
 }
 
 /** Soft-target cross-entropy, mean over the batch; with temperature T both sides are softened and the loss scaled by T². */
@@ -59,7 +64,7 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel } = args;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
   const bs = Math.min(cfg.batchSize, train.length);
@@ -80,12 +85,12 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       for (let s = 0; s < perEpoch; s++) {
         await control?.gate();
         source.gather(order.subarray(s * bs, (s + 1) * bs), xBuf, yBuf);
-        augment?.(xBuf, bs);
+        augment?.(xBuf, bs, epoch);
         const { lr, momentum } =
           cfg.schedule === 'onecycle' ? oneCycleAt(schedule, globalStep) : { lr: cfg.lr, momentum: cfg.momentum };
         const loss = tf.tidy(() => {
           const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
-          const yb = tf.tensor2d(yBuf, [bs, C]);
+          const yb = relabel ? relabel(xb) : tf.tensor2d(yBuf, [bs, C]);
           const { value, grads } = tf.variableGrads(
             () => softTargetCrossEntropy(model.apply(xb, { training: true }) as tf.Tensor2D, yb, cfg.temperature),
             vars,

@@ -53,6 +53,9 @@ export async function trainTeacher(
     schedule: 'onecycle',
     temperature: 1,
     valFraction: 0,
+    // Real data: shifts are applied below with one-hot labels kept (a shifted digit is still that digit).
+    augShift: 0,
+    augMixup: 0,
   };
   const shiftRng = rng.fork();
   const [H, W] = train.shape;

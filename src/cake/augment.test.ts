@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { augmentBatch } from './augment';
+import { Rng } from './rng';
+
+describe('student-batch augmentation', () => {
+  it('shifts images by whole pixels with replicated borders, in NHWC and NCHW alike', () => {
+    // One 3×3 image with two channels, channel 1 = 10 × channel 0.
+    const base = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const nhwc = new Float32Array(base.flatMap((v) => [v, 10 * v]));
+    const nchw = new Float32Array([...base, ...base.map((v) => 10 * v)]);
+    const scratch = new Float32Array(18);
+    // Find a seed whose first draw shifts: then both layouts get the same (dy, dx).
+    let seed = 0;
+    while (true) {
+      const r = new Rng(seed);
+      const dy = r.int(3) - 1;
+      const dx = r.int(3) - 1;
+      if (dy === 1 && dx === 0) break;
+      seed++;
+    }
+    augmentBatch(nhwc, 1, [3, 3, 2], 'NHWC', { maxShift: 1, mixup: 0 }, new Rng(seed), scratch);
+    augmentBatch(nchw, 1, [2, 3, 3], 'NCHW', { maxShift: 1, mixup: 0 }, new Rng(seed), scratch);
+    // Down by one row: the top row repeats.
+    const shifted = [1, 2, 3, 1, 2, 3, 4, 5, 6];
+    expect(Array.from(nhwc.filter((_, i) => i % 2 === 0))).toEqual(shifted);
+    expect(Array.from(nhwc.filter((_, i) => i % 2 === 1))).toEqual(shifted.map((v) => 10 * v));
+    expect(Array.from(nchw)).toEqual([...shifted, ...shifted.map((v) => 10 * v)]);
+  });
+
+  it('mixup blends a sample with another, keeping the larger weight on itself', () => {
+    const x = new Float32Array([0, 0, 1, 1]); // two samples of two features
+    augmentBatch(x, 2, [2], 'flat', { maxShift: 0, mixup: 1 }, new Rng(3), new Float32Array(2));
+    for (const v of x) expect(v >= 0 && v <= 1).toBe(true);
+    // Each mixed sample stays nearer its own value (λ ≥ 0.5).
+    expect(x[0]).toBeLessThanOrEqual(0.5);
+  });
+});

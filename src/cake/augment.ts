@@ -1,0 +1,65 @@
+import type { InputLayout } from './losses';
+import type { Rng } from './rng';
+
+/**
+ * Light augmentation of synthetic samples for the student stage (a lever the method leaves open, spec §2.5 uses
+ * none). Every augmented batch is relabelled by the teacher, so the student always learns the teacher's answer for
+ * exactly the input it sees: augmentation then only widens where the student is taught, it never invents labels.
+ *
+ * - shift: move each image by up to `maxShift` pixels in each direction (edges repeat the border).
+ * - mixup: blend each sample with another of the batch, x = λ·a + (1 − λ)·b with λ ~ U(0.5, 1) (the nearer sample
+ *   keeps the larger weight), which puts training points between the synthetic samples, across the boundaries that
+ *   CAKE's groups straddle.
+ */
+export interface AugmentOptions {
+  maxShift: number;
+  /** Share of the batch that is mixed. */
+  mixup: number;
+}
+
+export function augmentBatch(
+  x: Float32Array,
+  n: number,
+  inputShape: readonly number[],
+  layout: InputLayout,
+  opts: AugmentOptions,
+  rng: Rng,
+  scratch: Float32Array,
+): void {
+  const d = inputShape.reduce((a, b) => a * b, 1);
+  if (opts.maxShift > 0 && (layout === 'NHWC' || layout === 'HW' || layout === 'NCHW')) {
+    const [H, W, C] =
+      layout === 'NHWC' ? [inputShape[0], inputShape[1], inputShape[2]] : layout === 'HW' ? [inputShape[0], inputShape[1], 1] : [inputShape[1], inputShape[2], inputShape[0]];
+    for (let k = 0; k < n; k++) {
+      const dy = rng.int(2 * opts.maxShift + 1) - opts.maxShift;
+      const dx = rng.int(2 * opts.maxShift + 1) - opts.maxShift;
+      if (dx === 0 && dy === 0) continue;
+      const img = x.subarray(k * d, (k + 1) * d);
+      shiftImage(img, scratch.subarray(0, d), H, W, C, dy, dx, layout === 'NCHW');
+      img.set(scratch.subarray(0, d));
+    }
+  }
+  if (opts.mixup > 0) {
+    for (let k = 0; k < n; k++) {
+      if (rng.uniform() >= opts.mixup) continue;
+      const other = rng.int(n);
+      if (other === k) continue;
+      const lambda = 0.5 + 0.5 * rng.uniform();
+      const a = k * d;
+      const b = other * d;
+      for (let i = 0; i < d; i++) x[a + i] = lambda * x[a + i] + (1 - lambda) * x[b + i];
+    }
+  }
+}
+
+/** out = img shifted by (dy, dx), clamping reads to the border (replicate padding). */
+function shiftImage(img: Float32Array, out: Float32Array, H: number, W: number, C: number, dy: number, dx: number, chw: boolean): void {
+  for (let r = 0; r < H; r++) {
+    const sr = Math.min(H - 1, Math.max(0, r - dy));
+    for (let c = 0; c < W; c++) {
+      const sc = Math.min(W - 1, Math.max(0, c - dx));
+      if (chw) for (let ch = 0; ch < C; ch++) out[(ch * H + r) * W + c] = img[(ch * H + sr) * W + sc];
+      else for (let ch = 0; ch < C; ch++) out[(r * W + c) * C + ch] = img[(sr * W + sc) * C + ch];
+    }
+  }
+}

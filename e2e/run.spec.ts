@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect, test } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
+import { loadFixtureTeacher, openStudio, probeBatch, SMOKE_HASH, state, unzip, waitForRunEnd, type Studio } from './fixtures';
+
+test('a smoke run on wasm: progress, charts, samples, and a downloaded student that predicts what the studio predicts', async ({ page }) => {
+  await openStudio(page, SMOKE_HASH, 'wasm');
+  await expect(page.getByText('Backend: wasm')).toBeVisible();
+  await loadFixtureTeacher(page);
+
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.getByTestId('synthesis-progress')).toBeVisible();
+  expect(await waitForRunEnd(page)).toContain('Finished');
+
+  // Charts drew lines; the grid has one canvas per shown sample.
+  const charts = page.getByRole('region', { name: 'Loss curves' });
+  await expect(charts.locator('path.recharts-curve').first()).toBeVisible();
+  expect(await charts.locator('path.recharts-curve').count()).toBeGreaterThan(3);
+  const samples = page.getByRole('region', { name: 'Synthetic samples' });
+  expect(await samples.locator('canvas').count()).toBeGreaterThan(0);
+
+  // A click enlarges a sample with the teacher's probabilities.
+  await samples.locator('button.sample').first().click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await expect(page.getByRole('dialog').locator('.prob-row')).toHaveCount(10);
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+
+  const losses = await state<Record<string, number>>(page, 's.result.report.synthesis.finalLosses');
+  for (const v of Object.values(losses)) expect(Number.isFinite(v)).toBe(true);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download student' }).click()]);
+  expect(download.suggestedFilename()).toMatch(/\.zip$/);
+  const zip = unzip(await readFile(await download.path()));
+  expect(Object.keys(zip).sort()).toEqual(['model.json', 'report.json', 'settings.json', 'weights.bin']);
+  const modelJson = JSON.parse(new TextDecoder().decode(zip['model.json']));
+  const report = JSON.parse(new TextDecoder().decode(zip['report.json']));
+  const settings = JSON.parse(new TextDecoder().decode(zip['settings.json']));
+  expect(report.backend).toBe('wasm');
+  expect(settings.preset).toBe('smoke');
+  expect(settings.config.seed).toBe(7);
+
+  // The zip's model, loaded by plain tfjs in Node (cpu), predicts what the studio's student predicts (wasm).
+  const probe = probeBatch(8);
+  const studio = await page.evaluate(
+    ({ data, shape }) => (window as unknown as { cakeStudio: Studio }).cakeStudio.predict('student', data, shape),
+    probe,
+  );
+  await tf.setBackend('cpu');
+  const weights = zip['weights.bin'];
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest[0].weights,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+    }),
+  );
+  const out = model.predict(tf.tensor(probe.data, probe.shape)) as tf.Tensor;
+  const node = Array.from(await out.data());
+  expect(out.shape).toEqual(studio.shape);
+  // Same weights, different backends (cpu here, wasm there): equal up to float32 rounding.
+  const maxRelDiff = Math.max(...node.map((v, i) => Math.abs(v - studio.data[i]) / Math.max(1, Math.abs(v))));
+  expect(maxRelDiff).toBeLessThan(1e-4);
+  const argmax = (d: number[], row: number, c: number) => d.slice(row * c, row * c + c).reduce((b, v, i, a) => (v > a[b] ? i : b), 0);
+  const C = studio.shape[1];
+  for (let r = 0; r < probe.shape[0]; r++) expect(argmax(node, r, C)).toBe(argmax(studio.data, r, C));
+  model.dispose();
+});

@@ -1,0 +1,198 @@
+import { useId, useRef, type ChangeEvent } from 'react';
+import { loadDemoTeacher, loadTeacherFiles } from './controller';
+import { parseDraft, type PreprocessingDraft } from './draw';
+import { formatBytes, formatInt, formatPercent, formatShape } from './format';
+import { isRunActive, useStudio } from './store';
+
+function filesFromInput(e: ChangeEvent<HTMLInputElement>) {
+  const list = Array.from(e.target.files ?? []);
+  e.target.value = '';
+  return list.map((f) => ({ name: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, file: f as Blob }));
+}
+
+const OUTPUT_WORDS: Record<string, string> = {
+  logits: 'logits',
+  probabilities: 'probabilities (softmax)',
+};
+
+function logitsNote(from: string | undefined): string | null {
+  if (!from || from === 'logits') return null;
+  if (from === 'log-probabilities') return 'CAKE uses log-probabilities as logits';
+  return `CAKE uses the pre-softmax output (${from.replace(/-/g, ' ')})`;
+}
+
+export function TeacherPanel() {
+  const teacher = useStudio((s) => s.teacher);
+  const running = useStudio((s) => isRunActive(s.run.status));
+  const ready = useStudio((s) => s.workerStatus === 'ready');
+  const fileInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
+  const card = teacher.card;
+  const busy = teacher.status === 'loading' || running;
+
+  return (
+    <section className="panel teacher-panel" aria-labelledby="teacher-heading">
+      <h2 id="teacher-heading">Teacher</h2>
+      <div className={`dropzone ${card ? 'compact' : ''}`}>
+        {!card && (
+          <p className="dropzone-text">
+            Drop <code>model.json</code> with its weight files, a folder, or a <code>.zip</code> anywhere on the page.
+          </p>
+        )}
+        <div className="button-row">
+          <label className={`button secondary ${busy ? 'disabled' : ''}`}>
+            Choose files…
+            <input
+              ref={fileInput}
+              className="visually-hidden"
+              type="file"
+              multiple
+              aria-label="Teacher model files"
+              disabled={busy}
+              onChange={(e) => void loadTeacherFiles(filesFromInput(e))}
+            />
+          </label>
+          <label className={`button secondary ${busy ? 'disabled' : ''}`}>
+            Folder…
+            <input
+              ref={folderInput}
+              className="visually-hidden"
+              type="file"
+              aria-label="Teacher model folder"
+              disabled={busy}
+              {...{ webkitdirectory: '', directory: '' }}
+              onChange={(e) => void loadTeacherFiles(filesFromInput(e))}
+            />
+          </label>
+          <button type="button" className="button secondary" disabled={busy || !ready} onClick={() => void loadDemoTeacher()}>
+            Use demo teacher
+          </button>
+        </div>
+      </div>
+
+      {teacher.status === 'loading' && (
+        <div className="loading" role="status">
+          <div className="loading-text">
+            {teacher.phase ?? 'Loading'}
+            {teacher.source ? <span className="muted"> · {teacher.source}</span> : null}
+          </div>
+          <progress max={1} value={teacher.fraction ?? 0} aria-label="Teacher loading progress" />
+        </div>
+      )}
+
+      {card && (
+        <div className="teacher-card" aria-label="Teacher card">
+          {teacher.source && <div className="teacher-source">{teacher.source}</div>}
+          <dl className="facts">
+            <dt>Format</dt>
+            <dd>{card.format === 'tfjs-layers' ? 'TensorFlow.js layers model' : card.format}</dd>
+            <dt>Input shape</dt>
+            <dd>
+              <span data-testid="teacher-input-shape">{formatShape(card.inputShape)}</span> <span className="muted">{card.layout}</span>
+            </dd>
+            <dt>Classes</dt>
+            <dd>
+              <span data-testid="teacher-classes">{card.numClasses}</span>
+              {card.classNames && (
+                <div className="class-names" title={card.classNames.join(', ')}>
+                  {card.classNames.slice(0, 24).map((n, i) => (
+                    <span key={i} className="chip">
+                      {n}
+                    </span>
+                  ))}
+                  {card.classNames.length > 24 && <span className="muted">+{card.classNames.length - 24} more</span>}
+                </div>
+              )}
+            </dd>
+            <dt>Parameters</dt>
+            <dd>
+              {formatInt(card.params)}
+              {card.weightBytes > 0 && <span className="muted"> · {formatBytes(card.weightBytes)}</span>}
+            </dd>
+            <dt>Output</dt>
+            <dd>
+              {OUTPUT_WORDS[card.outputKind] ?? card.outputKind}
+              {logitsNote(card.logitsFrom) && <div className="muted small">{logitsNote(card.logitsFrom)}</div>}
+            </dd>
+            <dt>Gradients</dt>
+            <dd className={card.gradientCheck.ok ? 'ok' : 'bad'}>
+              {card.gradientCheck.ok ? '✓ ' : '✗ '}
+              {card.gradientCheck.message}
+            </dd>
+            {card.metadata?.dataset && (
+              <>
+                <dt>Trained on</dt>
+                <dd>
+                  {card.metadata.dataset}
+                  {card.metadata.testAccuracy !== undefined && (
+                    <span className="muted"> · test accuracy {formatPercent(card.metadata.testAccuracy, 2)}</span>
+                  )}
+                </dd>
+              </>
+            )}
+          </dl>
+          <PreprocessingEditor channels={channelsOf(card.inputShape)} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+function channelsOf(shape: number[]): number {
+  if (shape.length < 3) return 1;
+  const last = shape[shape.length - 1];
+  if (last <= 4) return last;
+  return shape[0] <= 4 ? shape[0] : 1;
+}
+
+function PreprocessingEditor({ channels }: { channels: number }) {
+  const draft = useStudio((s) => s.preprocessing);
+  const parsed = parseDraft(draft);
+  const id = useId();
+  const update = (patch: Partial<PreprocessingDraft>) =>
+    useStudio.setState((s) => ({ preprocessing: { ...s.preprocessing, ...patch, source: 'user' } }));
+  const sourceText =
+    draft.source === 'metadata' ? 'from the metadata' : draft.source === 'user' ? 'entered by you' : 'assumed: pixel / 255';
+
+  return (
+    <details className="preprocessing" open={draft.source !== 'metadata'}>
+      <summary>
+        Input preprocessing <span className="muted small">({sourceText})</span>
+      </summary>
+      <p className="hint">How pixels became inputs: input = (pixel · scale − mean) / std. Used only to draw samples as pictures.</p>
+      <div className="grid-2">
+        {(['scale', 'mean', 'std'] as const).map((k) => (
+          <div key={k} className={`field ${parsed.errors[k] ? 'invalid' : ''}`}>
+            <label htmlFor={`${id}-${k}`}>{k === 'scale' ? 'Pixel scale' : k === 'mean' ? 'Mean' : 'Std'}</label>
+            <input
+              id={`${id}-${k}`}
+              type="text"
+              inputMode="decimal"
+              value={draft[k]}
+              aria-invalid={Boolean(parsed.errors[k])}
+              aria-describedby={parsed.errors[k] ? `${id}-${k}-err` : undefined}
+              onChange={(e) => update({ [k]: e.target.value })}
+            />
+            {parsed.errors[k] && (
+              <p id={`${id}-${k}-err`} className="field-error">
+                {parsed.errors[k]}
+              </p>
+            )}
+          </div>
+        ))}
+        <div className="field">
+          <label htmlFor={`${id}-order`}>Channel order</label>
+          <select
+            id={`${id}-order`}
+            value={draft.channelOrder}
+            disabled={channels < 3}
+            onChange={(e) => update({ channelOrder: e.target.value as 'rgb' | 'bgr' })}
+          >
+            <option value="rgb">RGB</option>
+            <option value="bgr">BGR</option>
+          </select>
+        </div>
+      </div>
+    </details>
+  );
+}

@@ -1,0 +1,418 @@
+/**
+ * The page's side of the worker: creates it, sends commands, turns its events into store updates, restarts it when
+ * it dies (keeping the user's settings and teacher), and triggers downloads (which must happen on the main thread).
+ */
+import {
+  estimateSeconds,
+  probeKey,
+  type BackendChoice,
+  type Command,
+  type WireFile,
+  type WorkerEvent,
+} from '../worker/protocol';
+import {
+  loadStoredBackend,
+  loadStoredSettings,
+  resolveSettings,
+  settingsFile,
+  settingsFromHash,
+  settingsToHash,
+  storeBackend,
+  storeSettings,
+  type Settings,
+} from './settings';
+import {
+  applyRunEvents,
+  clearAlerts,
+  GALLERY_MAX,
+  GROUPS_SHOWN,
+  isRunActive,
+  raise,
+  resetRun,
+  runFinished,
+  setRunStatus,
+  teacherFailed,
+  teacherLoaded,
+  teacherLoading,
+  traitsOf,
+  useStudio,
+} from './store';
+
+let worker: Worker | null = null;
+/** The page keeps its own copy of the teacher's files so a restarted worker can reload it. */
+let teacherFiles: WireFile[] | null = null;
+let teacherSource = '';
+let seq = 0;
+let runSeq = 0;
+const pending = new Map<number, { resolve: (e: WorkerEvent) => void; reject: (e: Error) => void }>();
+let pendingTeacherRequest = 0;
+let pendingEstimateRequest = 0;
+/** The worker's WebGPU device is gone: replace the worker before the next run. */
+let deviceLost = false;
+
+function post(cmd: Command, transfer: Transferable[] = []): void {
+  worker?.postMessage(cmd, transfer);
+}
+
+function request<T extends WorkerEvent>(build: (id: number) => { cmd: Command; transfer?: Transferable[] }): Promise<T> {
+  const id = ++seq;
+  const { cmd, transfer } = build(id);
+  return new Promise<T>((resolve, reject) => {
+    pending.set(id, { resolve: resolve as (e: WorkerEvent) => void, reject });
+    post(cmd, transfer);
+  });
+}
+
+function createWorker(): void {
+  const w = new Worker(new URL('../worker/cake.worker.ts', import.meta.url), { type: 'module', name: 'cake-worker' });
+  w.onmessage = (ev: MessageEvent<WorkerEvent>) => onEvent(ev.data);
+  w.onerror = (ev: ErrorEvent) => {
+    ev.preventDefault();
+    onCrash(ev.message || 'the worker failed without a message');
+  };
+  w.onmessageerror = () => onCrash('a message from the worker could not be read');
+  worker = w;
+  useStudio.setState({ workerStatus: 'starting', backend: null });
+  post({ type: 'init', backend: useStudio.getState().backendChoice });
+}
+
+function restartWorker(): void {
+  deviceLost = false;
+  worker?.terminate();
+  worker = null;
+  for (const [, p] of pending) p.reject(new Error('the worker restarted'));
+  pending.clear();
+  createWorker();
+  if (teacherFiles) sendTeacher(teacherFiles, teacherSource, true);
+}
+
+function onCrash(reason: string): void {
+  const s = useStudio.getState();
+  if (isRunActive(s.run.status)) setRunStatus(s.run.runId, 'error', reason);
+  raise(
+    'worker',
+    `The computation worker stopped unexpectedly (${reason}). It has been restarted${teacherFiles ? ' and the teacher reloaded' : ''}; your settings are kept.`,
+  );
+  restartWorker();
+}
+
+function onEvent(e: WorkerEvent): void {
+  const store = useStudio;
+  switch (e.type) {
+    case 'ready':
+      store.setState({ workerStatus: 'ready', backend: e.backend, studentArchs: e.studentArchs });
+      break;
+    case 'backend-error':
+      store.setState({ workerStatus: 'failed' });
+      raise('worker', `No computation backend could start: ${e.message}`);
+      break;
+    case 'device-lost': {
+      const s = useStudio.getState();
+      if (isRunActive(s.run.status)) setRunStatus(s.run.runId, 'error', e.message);
+      // No restart here (a device that keeps getting lost would loop); the next Start begins with a fresh worker.
+      deviceLost = true;
+      raise('worker', `${e.message}. The next run starts on a fresh device; your settings and teacher are kept. Choosing another backend also helps.`);
+      break;
+    }
+    case 'teacher-loading':
+      if (e.requestId === pendingTeacherRequest) teacherLoading(e.phase, e.fraction);
+      break;
+    case 'teacher-loaded':
+      if (e.requestId !== pendingTeacherRequest) break;
+      clearAlerts('teacher');
+      teacherLoaded(e.teacher);
+      requestEstimate();
+      break;
+    case 'teacher-error':
+      if (e.requestId !== pendingTeacherRequest) break;
+      teacherFailed();
+      raise('teacher', e.message);
+      break;
+    case 'estimate':
+      if (e.requestId === pendingEstimateRequest) store.setState({ estimate: { status: 'ready', probe: e.probe } });
+      break;
+    case 'estimate-error':
+      if (e.requestId === pendingEstimateRequest) store.setState({ estimate: { status: 'error', message: e.message } });
+      break;
+    case 'run-started':
+      setRunStatus(e.runId, 'running');
+      break;
+    case 'run-state':
+      if (useStudio.getState().run.status !== 'stopping') setRunStatus(e.runId, e.state);
+      break;
+    case 'run-events':
+      applyRunEvents(e.runId, e.events);
+      break;
+    case 'run-done':
+      runFinished(e.runId, e.report, e.summary);
+      break;
+    case 'run-stopped':
+      setRunStatus(e.runId, 'stopped');
+      break;
+    case 'run-error':
+      setRunStatus(e.runId, 'error', e.message);
+      raise('run', `The run failed: ${e.message}`);
+      break;
+    case 'student-zip':
+    case 'prediction':
+    case 'request-error': {
+      const p = pending.get(e.requestId);
+      if (!p) break;
+      pending.delete(e.requestId);
+      if (e.type === 'request-error') p.reject(new Error(e.message));
+      else p.resolve(e);
+      break;
+    }
+  }
+}
+
+// --- teacher -----------------------------------------------------------------------------------------------------
+
+function sendTeacher(files: WireFile[], source: string, silent = false): void {
+  teacherFiles = files;
+  teacherSource = source;
+  const id = ++seq;
+  pendingTeacherRequest = id;
+  if (!silent) teacherLoading('Handing the files to the worker', 0.3, source);
+  // Send copies, so the page keeps its own for a worker restart.
+  const copies = files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
+  post({ type: 'load-teacher', requestId: id, files: copies }, copies.map((f) => f.data));
+}
+
+/** "model.json + 2 files", "teacher.zip", "my-model/ (3 files)". */
+function describeFiles(paths: string[]): string {
+  const base = (p: string) => p.split('/').pop() ?? p;
+  if (paths.length === 1) return base(paths[0]);
+  const folder = paths[0].includes('/') ? paths[0].split('/')[0] : '';
+  if (folder && paths.every((p) => p.startsWith(`${folder}/`))) return `${folder}/ (${paths.length} files)`;
+  const model = paths.map(base).find((n) => n.toLowerCase().endsWith('.json'));
+  return model ? `${model} + ${paths.length - 1} file${paths.length === 2 ? '' : 's'}` : `${paths.length} files`;
+}
+
+/** Files from a drop or a file dialog (names may carry a folder path). */
+export async function loadTeacherFiles(files: { name: string; file: Blob }[]): Promise<void> {
+  if (isRunActive(useStudio.getState().run.status)) {
+    raise('teacher', 'A run is in progress; stop it before loading another teacher.');
+    return;
+  }
+  if (files.length === 0) {
+    raise('teacher', 'No files were given; drop model.json with its weight files, a folder, or a .zip.');
+    return;
+  }
+  const names = describeFiles(files.map((f) => f.name));
+  teacherLoading('Reading files', 0.05, names);
+  const total = files.reduce((n, f) => n + f.file.size, 0) || 1;
+  let done = 0;
+  const wire: WireFile[] = [];
+  try {
+    for (const f of files) {
+      wire.push({ name: f.name, data: await f.file.arrayBuffer() });
+      done += f.file.size;
+      teacherLoading('Reading files', 0.05 + (0.25 * done) / total);
+    }
+  } catch (e) {
+    teacherFailed();
+    raise('teacher', `The files could not be read: ${(e as Error).message}`);
+    return;
+  }
+  sendTeacher(wire, names);
+}
+
+async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url} answered ${res.status} ${res.statusText}`);
+  return res.arrayBuffer();
+}
+
+/** The demo teacher shipped under public/demo-teacher/: model.json, its weight shards, metadata.json. */
+export async function loadDemoTeacher(): Promise<void> {
+  if (isRunActive(useStudio.getState().run.status)) {
+    raise('teacher', 'A run is in progress; stop it before loading another teacher.');
+    return;
+  }
+  const base = new URL(`${import.meta.env.BASE_URL}demo-teacher/`, window.location.href);
+  try {
+    teacherLoading('Downloading the demo teacher', 0.05, 'demo teacher (LeNet-5, MNIST)');
+    const modelBytes = await fetchBytes(new URL('model.json', base).href);
+    const manifest = JSON.parse(new TextDecoder().decode(modelBytes)) as { weightsManifest?: { paths: string[] }[] };
+    const paths = (manifest.weightsManifest ?? []).flatMap((g) => g.paths);
+    const files: WireFile[] = [{ name: 'model.json', data: modelBytes }];
+    let i = 0;
+    for (const p of paths) {
+      files.push({ name: p.replace(/^\.\//, ''), data: await fetchBytes(new URL(p, base).href) });
+      teacherLoading('Downloading the demo teacher', 0.05 + (0.2 * ++i) / Math.max(1, paths.length));
+    }
+    try {
+      files.push({ name: 'metadata.json', data: await fetchBytes(new URL('metadata.json', base).href) });
+    } catch {
+      // The metadata only adds class names and preprocessing; the model works without it.
+    }
+    sendTeacher(files, 'demo teacher (LeNet-5, MNIST)');
+  } catch (e) {
+    teacherFailed();
+    raise('teacher', `The demo teacher could not be downloaded: ${(e as Error).message}`);
+  }
+}
+
+// --- settings & estimate -----------------------------------------------------------------------------------------
+
+let estimateTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Ask the worker for a timed probe when the current probe does not describe the settings (debounced). */
+export function requestEstimate(delayMs = 400): void {
+  if (estimateTimer) clearTimeout(estimateTimer);
+  estimateTimer = setTimeout(() => {
+    estimateTimer = null;
+    const s = useStudio.getState();
+    if (s.teacher.status !== 'ready' || s.workerStatus !== 'ready' || isRunActive(s.run.status)) return;
+    const resolved = resolveSettings(s.settings, traitsOf(s));
+    if (!resolved.valid) return;
+    const key = probeKey(resolved.config);
+    if (s.estimate.probe?.key === key && s.estimate.probe.backend === s.backend?.name) return;
+    if (s.estimate.status === 'measuring' && measuringKey === key) return;
+    measuringKey = key;
+    const id = ++seq;
+    pendingEstimateRequest = id;
+    useStudio.setState({ estimate: { status: 'measuring', probe: s.estimate.probe } });
+    post({ type: 'estimate', requestId: id, config: resolved.config });
+  }, delayMs);
+}
+let measuringKey = '';
+
+export function estimatedSeconds(): number | null {
+  const s = useStudio.getState();
+  const probe = s.estimate.probe;
+  if (!probe) return null;
+  const resolved = resolveSettings(s.settings, traitsOf(s));
+  if (probe.key !== probeKey(resolved.config)) return null;
+  return estimateSeconds(resolved.config, probe);
+}
+
+export function updateSettings(settings: Settings): void {
+  useStudio.setState({ settings });
+  storeSettings(settings);
+  const hash = settingsToHash(settings);
+  if (window.location.hash !== hash) history.replaceState(null, '', hash);
+  clearAlerts('settings');
+  requestEstimate();
+}
+
+export function chooseBackend(choice: BackendChoice): void {
+  if (isRunActive(useStudio.getState().run.status)) return;
+  storeBackend(choice);
+  useStudio.setState({ backendChoice: choice, estimate: { status: 'idle' } });
+  // A fresh worker is the clean way to switch: tensors never straddle two backends.
+  restartWorker();
+}
+
+// --- run -----------------------------------------------------------------------------------------------------------
+
+export function startRun(): void {
+  const s = useStudio.getState();
+  if (isRunActive(s.run.status) || s.teacher.status !== 'ready') return;
+  const resolved = resolveSettings(s.settings, traitsOf(s));
+  if (!resolved.valid) {
+    raise('settings', 'Some settings are invalid; fix the highlighted fields before starting.');
+    return;
+  }
+  if (estimateTimer) clearTimeout(estimateTimer);
+  if (deviceLost) restartWorker();
+  const runId = ++runSeq;
+  resetRun(runId);
+  post({
+    type: 'start',
+    runId,
+    config: resolved.config,
+    preset: s.settings.overrides && Object.keys(s.settings.overrides).length ? 'custom' : s.settings.preset,
+    options: { groupsShown: GROUPS_SHOWN, gallerySlots: GALLERY_MAX },
+  });
+}
+
+export function pauseRun(): void {
+  post({ type: 'pause' });
+}
+
+export function resumeRun(): void {
+  post({ type: 'resume' });
+}
+
+export function stopRun(): void {
+  const s = useStudio.getState();
+  if (!isRunActive(s.run.status)) return;
+  setRunStatus(s.run.runId, 'stopping');
+  post({ type: 'stop' });
+}
+
+// --- downloads ---------------------------------------------------------------------------------------------------
+
+export function saveBlob(data: BlobPart, filename: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+export async function downloadStudent(): Promise<void> {
+  const s = useStudio.getState();
+  const resolved = resolveSettings(s.settings, traitsOf(s));
+  const settings = { ...settingsFile(s.settings, s.result?.report.config ?? resolved.config) };
+  try {
+    const ev = await request<WorkerEvent & { type: 'student-zip' }>((id) => ({
+      cmd: { type: 'export-student', requestId: id, settings },
+    }));
+    saveBlob(ev.data, ev.filename, 'application/zip');
+  } catch (e) {
+    raise('download', `The student could not be packed: ${(e as Error).message}`);
+  }
+}
+
+export function exportSettings(): void {
+  const s = useStudio.getState();
+  const resolved = resolveSettings(s.settings, traitsOf(s));
+  saveBlob(JSON.stringify(settingsFile(s.settings, resolved.config), null, 2), 'cake-settings.json', 'application/json');
+}
+
+// --- diagnostics and tests -----------------------------------------------------------------------------------------
+
+export async function predict(model: 'student' | 'teacher', data: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }> {
+  const buf = data.slice().buffer as ArrayBuffer;
+  const ev = await request<WorkerEvent & { type: 'prediction' }>((id) => ({
+    cmd: { type: 'predict', requestId: id, model, data: buf, shape },
+    transfer: [buf],
+  }));
+  return { data: new Float32Array(ev.data), shape: ev.shape };
+}
+
+export function crashWorker(): void {
+  post({ type: 'crash' });
+}
+
+// --- boot --------------------------------------------------------------------------------------------------------
+
+export function boot(): void {
+  const fromHash = settingsFromHash(window.location.hash);
+  const settings = fromHash ?? loadStoredSettings();
+  useStudio.setState({ backendChoice: loadStoredBackend() });
+  if (settings) {
+    useStudio.setState({ settings });
+    storeSettings(settings);
+  }
+  createWorker();
+  window.addEventListener('hashchange', () => {
+    const next = settingsFromHash(window.location.hash);
+    if (next && JSON.stringify(next) !== JSON.stringify(useStudio.getState().settings)) updateSettings(next);
+  });
+  (window as unknown as { cakeStudio: unknown }).cakeStudio = {
+    store: useStudio,
+    predict: async (model: 'student' | 'teacher', data: number[], shape: number[]) => {
+      const out = await predict(model, Float32Array.from(data), shape);
+      return { data: Array.from(out.data), shape: out.shape };
+    },
+    crashWorker,
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * The studio's one store. Plain data and small, explicit update functions; everything that talks to the worker
+ * lives in controller.ts.
+ */
+import { create } from 'zustand';
+import type {
+  BackendChoice,
+  BackendInfo,
+  EpochResult,
+  ProbeTiming,
+  Progress,
+  ResultSummary,
+  RunEvent,
+  RunReport,
+  StudentArchInfo,
+  StudentProgress,
+  SynthesisProgress,
+  TeacherCard,
+  TeacherTraits,
+  WireSet,
+} from '../worker/protocol';
+import { DEFAULT_DRAFT, draftFrom, type PreprocessingDraft } from './draw';
+import { emptyHistory, pushPoint, type History } from './history';
+import { DEFAULT_SETTINGS, DEFAULT_TRAITS, type Settings } from './settings';
+
+export interface SampleSet {
+  set: number;
+  sets: number;
+  eta: number;
+  inputShape: number[];
+  count: number;
+  batchSize: number;
+  groupSize: number;
+  numClasses: number;
+  x: Float32Array;
+  targets: Int32Array;
+  probs: Float32Array;
+  hitRate: number;
+}
+
+export type AlertScope = 'teacher' | 'run' | 'worker' | 'settings' | 'download';
+
+export interface Alert {
+  id: number;
+  scope: AlertScope;
+  message: string;
+}
+
+export type RunStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'error';
+
+export interface RunState {
+  status: RunStatus;
+  runId: number;
+  synthesis?: SynthesisProgress;
+  student?: StudentProgress;
+  latest?: Progress;
+  /** Epochs finished, for the student stage line. */
+  lastEpoch?: EpochResult;
+  message?: string;
+}
+
+export interface TeacherState {
+  status: 'none' | 'loading' | 'ready';
+  phase?: string;
+  fraction?: number;
+  card?: TeacherCard;
+  /** What was loaded: "demo" or the dropped file names. */
+  source?: string;
+}
+
+export interface EstimateState {
+  status: 'idle' | 'measuring' | 'ready' | 'error';
+  probe?: ProbeTiming;
+  message?: string;
+}
+
+/** The gallery keeps at most this many earlier sets; when full, every other one is dropped (the newest stays). */
+export const GALLERY_MAX = 24;
+/** Groups of each set the live grid shows. */
+export const GROUPS_SHOWN = 8;
+
+export interface StudioState {
+  workerStatus: 'starting' | 'ready' | 'failed';
+  backend: BackendInfo | null;
+  backendChoice: BackendChoice;
+  studentArchs: StudentArchInfo[];
+  teacher: TeacherState;
+  preprocessing: PreprocessingDraft;
+  settings: Settings;
+  estimate: EstimateState;
+  run: RunState;
+  history: History;
+  live: SampleSet | null;
+  gallery: SampleSet[];
+  result: { report: RunReport; summary: ResultSummary } | null;
+  alerts: Alert[];
+  selected: { sample: SampleSet; index: number } | null;
+}
+
+export const useStudio = create<StudioState>()(() => ({
+  workerStatus: 'starting',
+  backend: null,
+  backendChoice: 'auto',
+  studentArchs: [{ name: 'auto', description: "The teacher's own architecture at half width where it can." }],
+  teacher: { status: 'none' },
+  preprocessing: DEFAULT_DRAFT,
+  settings: DEFAULT_SETTINGS,
+  estimate: { status: 'idle' },
+  run: { status: 'idle', runId: 0 },
+  history: emptyHistory(),
+  live: null,
+  gallery: [],
+  result: null,
+  alerts: [],
+  selected: null,
+}));
+
+const set = useStudio.setState;
+const get = useStudio.getState;
+
+export function traitsOf(state: Pick<StudioState, 'teacher'>): TeacherTraits {
+  const card = state.teacher.card;
+  return card ? { inputShape: card.inputShape, numClasses: card.numClasses } : DEFAULT_TRAITS;
+}
+
+export function isRunActive(status: RunStatus): boolean {
+  return status === 'starting' || status === 'running' || status === 'paused' || status === 'stopping';
+}
+
+// --- alerts ---
+
+let alertSeq = 0;
+
+/** Show an alert; an alert of the same scope replaces the previous one. */
+export function raise(scope: AlertScope, message: string): void {
+  const text = message.charAt(0).toUpperCase() + message.slice(1);
+  const alert = { id: ++alertSeq, scope, message: text };
+  set((s) => ({ alerts: [...s.alerts.filter((a) => a.scope !== scope), alert] }));
+}
+
+export function dismiss(id: number): void {
+  set((s) => ({ alerts: s.alerts.filter((a) => a.id !== id) }));
+}
+
+export function clearAlerts(scope: AlertScope): void {
+  set((s) => ({ alerts: s.alerts.filter((a) => a.scope !== scope) }));
+}
+
+// --- teacher ---
+
+export function teacherLoading(phase: string, fraction: number, source?: string): void {
+  set((s) => ({ teacher: { ...s.teacher, status: 'loading', phase, fraction, source: source ?? s.teacher.source } }));
+}
+
+export function teacherLoaded(card: TeacherCard): void {
+  set((s) => ({
+    teacher: { status: 'ready', card, source: s.teacher.source },
+    preprocessing: draftFrom(card.preprocessing),
+    estimate: { status: 'idle' },
+  }));
+}
+
+export function teacherFailed(): void {
+  // The previous teacher (if any) is still loaded in the worker: keep showing it.
+  set((s) => ({ teacher: s.teacher.card ? { status: 'ready', card: s.teacher.card, source: s.teacher.source } : { status: 'none' } }));
+}
+
+// --- run ---
+
+function toSampleSet(w: WireSet): SampleSet {
+  return {
+    set: w.set,
+    sets: w.sets,
+    eta: w.eta,
+    inputShape: w.inputShape,
+    count: w.count,
+    batchSize: w.batchSize,
+    groupSize: w.groupSize,
+    numClasses: w.numClasses,
+    x: new Float32Array(w.x),
+    targets: new Int32Array(w.targets),
+    probs: new Float32Array(w.probs),
+    hitRate: w.hitRate,
+  };
+}
+
+/** The first group of a set, for the gallery (a few samples, not the whole set). */
+function firstGroup(s: SampleSet): SampleSet {
+  const k = Math.min(s.groupSize, s.count);
+  const size = s.inputShape.reduce((a, b) => a * b, 1);
+  return {
+    ...s,
+    count: k,
+    x: s.x.slice(0, k * size),
+    targets: s.targets.slice(0, k),
+    probs: s.probs.slice(0, k * s.numClasses),
+  };
+}
+
+function addToGallery(gallery: SampleSet[], s: SampleSet): SampleSet[] {
+  let next = [...gallery.filter((g) => g.set !== s.set), s];
+  if (next.length > GALLERY_MAX) {
+    const last = next[next.length - 1];
+    next = next.slice(0, -1).filter((_, i) => i % 2 === 0);
+    next.push(last);
+  }
+  return next;
+}
+
+export function resetRun(runId: number): void {
+  set({
+    run: { status: 'starting', runId },
+    history: emptyHistory(),
+    live: null,
+    gallery: [],
+    result: null,
+    selected: null,
+  });
+  clearAlerts('run');
+}
+
+export function applyRunEvents(runId: number, events: RunEvent[]): void {
+  const s = get();
+  if (s.run.runId !== runId) return;
+  let { history, live, gallery } = s;
+  let run = { ...s.run };
+  for (const e of events) {
+    if (e.kind === 'progress') {
+      const p = e.progress;
+      run.latest = p;
+      if (p.stage === 'synthesis') {
+        run.synthesis = p;
+        history = {
+          ...history,
+          synth: pushPoint(history.synth, {
+            x: p.set * p.steps + p.step,
+            total: p.losses.total,
+            cls: p.losses.cls,
+            contr: p.losses.contr,
+            tv: p.losses.tv,
+            entropy: p.losses.entropy,
+            eta: p.eta,
+            hit: p.hitRate,
+          }),
+        };
+      } else {
+        run.student = p;
+        history = {
+          ...history,
+          student: pushPoint(history.student, { x: p.epoch * p.stepsPerEpoch + p.step, loss: p.loss, lr: p.lr }),
+        };
+      }
+    } else if (e.kind === 'set') {
+      const sample = toSampleSet(e.set);
+      if (e.live) live = sample;
+      if (e.gallery) gallery = addToGallery(gallery, firstGroup(sample));
+    } else {
+      run.lastEpoch = e.epoch;
+      history = {
+        ...history,
+        epochs: pushPoint(history.epochs, {
+          epoch: e.epoch.epoch + 1,
+          agreement: e.epoch.valAgreement,
+          valLoss: e.epoch.valLoss,
+          trainLoss: e.epoch.trainLoss,
+        }),
+      };
+    }
+  }
+  if (run.status === 'starting') run = { ...run, status: 'running' };
+  set({ history, live, gallery, run });
+}
+
+export function setRunStatus(runId: number, status: RunStatus, message?: string): void {
+  const s = get();
+  if (s.run.runId !== runId) return;
+  set({ run: { ...s.run, status, message } });
+}
+
+export function runFinished(runId: number, report: RunReport, summary: ResultSummary): void {
+  const s = get();
+  if (s.run.runId !== runId) return;
+  set({ run: { ...s.run, status: 'done' }, result: { report, summary } });
+}
+
+export function selectSample(sample: SampleSet | null, index = 0): void {
+  set({ selected: sample ? { sample, index } : null });
+}

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { geometry, parseDraft, samplePixels } from './draw';
+import { MAX_POINTS, emptySeries, pushPoint, thin } from './history';
+import { formatPower, linearAxis, logAxis } from './scales';
+import {
+  DEFAULT_TRAITS,
+  flattenConfig,
+  resolveSettings,
+  settingsFromHash,
+  settingsFromJson,
+  settingsToHash,
+  withField,
+  withPreset,
+  type Settings,
+} from './settings';
+import { presetConfig } from '../worker/protocol';
+
+describe('chart history', () => {
+  it('stays bounded and keeps the whole run by decimating', () => {
+    let s = emptySeries<number>();
+    for (let i = 0; i < 100_000; i++) s = pushPoint(s, i);
+    expect(s.points.length).toBeLessThanOrEqual(MAX_POINTS);
+    expect(s.points.length).toBeGreaterThan(MAX_POINTS / 2);
+    expect(s.points[0]).toBe(0);
+    expect(s.points[s.points.length - 1]).toBeGreaterThan(100_000 - 2 * s.stride);
+    // Evenly spaced after decimation.
+    const gaps = new Set(s.points.slice(1).map((p, i) => p - s.points[i]));
+    expect(gaps.size).toBe(1);
+  });
+
+  it('thins for drawing and keeps the last point', () => {
+    const pts = Array.from({ length: 1000 }, (_, i) => i);
+    const t = thin(pts, 100);
+    expect(t.length).toBe(100);
+    expect(t[0]).toBe(0);
+    expect(t[99]).toBe(999);
+  });
+});
+
+describe('settings', () => {
+  const traits = DEFAULT_TRAITS;
+
+  it('resolves a preset with overrides and reports bad fields by key', () => {
+    const s: Settings = { preset: 'smoke', overrides: { 'synthesis.sets': '3', 'student.lr': 'abc', 'synthesis.batchSize': '45' } };
+    const r = resolveSettings(s, traits);
+    expect(r.config.synthesis.sets).toBe(3);
+    expect(r.errors['student.lr']).toMatch(/needs a number/);
+    expect(r.errors['synthesis.batchSize']).toMatch(/multiple of the group size 10/);
+    expect(r.valid).toBe(false);
+  });
+
+  it('drops an override equal to the preset value, and keeps seed and student across presets', () => {
+    let s: Settings = { preset: 'quick', overrides: {} };
+    s = withField(s, traits, 'synthesis.sets', '7');
+    s = withField(s, traits, 'seed', '9');
+    expect(s.overrides).toEqual({ 'synthesis.sets': '7', seed: '9' });
+    s = withField(s, traits, 'synthesis.sets', String(presetConfig('quick', traits).synthesis.sets));
+    expect(s.overrides).toEqual({ seed: '9' });
+    s = withPreset({ ...s, overrides: { ...s.overrides, 'student.arch': 'mlp', 'student.lr': '1' } }, 'paper');
+    expect(s).toEqual({ preset: 'paper', overrides: { seed: '9', 'student.arch': 'mlp' } });
+  });
+
+  it('round-trips through the URL hash', () => {
+    const s: Settings = { preset: 'standard', overrides: { seed: '4', 'synthesis.initRange': '-1,1' } };
+    expect(settingsFromHash(settingsToHash(s))).toEqual(s);
+    expect(settingsFromHash('#preset=nope')).toBeNull();
+    expect(settingsFromHash('')).toBeNull();
+  });
+
+  it('imports its own file and a bare config (e.g. a report’s)', () => {
+    const own = { format: 'cake-studio-settings', version: 1, preset: 'smoke', overrides: { seed: '2' }, config: {} };
+    expect(settingsFromJson(JSON.stringify(own), traits)).toEqual({ preset: 'smoke', overrides: { seed: '2' } });
+    const cfg = presetConfig('paper', traits, 0);
+    cfg.synthesis.steps = 17;
+    cfg.seed = 5;
+    expect(settingsFromJson(JSON.stringify({ config: cfg }), traits)).toEqual({
+      preset: 'paper',
+      overrides: { seed: '5', 'synthesis.steps': '17' },
+    });
+    expect(() => settingsFromJson('{"a":1}', traits)).toThrow(/neither studio settings nor a CAKE config/);
+    expect(Object.keys(flattenConfig(cfg))).toContain('synthesis.weights.tv');
+  });
+});
+
+describe('axes', () => {
+  it('gives one tick per decade on a log axis', () => {
+    const a = logAxis([0.003, 2, 40]);
+    expect(a.domain).toEqual([0.001, 100]);
+    expect(a.ticks).toEqual([0.001, 0.01, 0.1, 1, 10, 100]);
+    expect(logAxis([1e-9, 1e9]).ticks.length).toBeLessThanOrEqual(6);
+    expect(formatPower(0.001)).toBe('0.001');
+    expect(formatPower(1e8)).toBe('1e8');
+  });
+
+  it('gives nice linear ticks inside the domain', () => {
+    const a = linearAxis([1.2, 7.9]);
+    expect(a.domain[0]).toBeLessThanOrEqual(1.2);
+    expect(a.domain[1]).toBeGreaterThanOrEqual(7.9);
+    for (const t of a.ticks) expect(t >= a.domain[0] && t <= a.domain[1]).toBe(true);
+    const x = linearAxis([1, 47], { exact: true, integer: true });
+    expect(x.domain).toEqual([1, 47]);
+    expect(x.ticks.every((t) => Number.isInteger(t))).toBe(true);
+  });
+});
+
+describe('drawing samples', () => {
+  it('de-normalises to pixels: gray for [H, W], RGB for NHWC, channel-first for NCHW', () => {
+    const pre = parseDraft({ scale: '1/255', mean: '0.5', std: '0.25', channelOrder: 'rgb', source: 'user' }).value;
+    const out = new Uint8ClampedArray(4 * 4);
+    // [2, 2] gray: x = (pixel/255 - 0.5) / 0.25 → pixel = (x*0.25 + 0.5) * 255
+    samplePixels(new Float32Array([-2, 0, 2, 10]), 0, geometry([2, 2]), pre, out);
+    expect(Array.from(out.filter((_, i) => i % 4 === 0))).toEqual([0, 128, 255, 255]);
+    expect(out[3]).toBe(255);
+
+    const rgb = new Uint8ClampedArray(4);
+    samplePixels(new Float32Array([2, 0, -2]), 0, geometry([1, 1, 3]), pre, rgb);
+    expect(Array.from(rgb)).toEqual([255, 128, 0, 255]);
+    const bgr = new Uint8ClampedArray(4);
+    samplePixels(new Float32Array([2, 0, -2]), 0, geometry([1, 1, 3]), { ...pre, channelOrder: 'bgr' }, bgr);
+    expect(Array.from(bgr)).toEqual([0, 128, 255, 255]);
+
+    const g = geometry([3, 1, 8]);
+    expect(g).toEqual({ height: 1, width: 8, channels: 3, channelFirst: true });
+    const nchw = new Uint8ClampedArray(8 * 4);
+    samplePixels(new Float32Array([...Array(8).fill(2), ...Array(8).fill(0), ...Array(8).fill(-2)]), 0, g, pre, nchw);
+    expect(Array.from(nchw.slice(0, 8))).toEqual([255, 128, 0, 255, 255, 128, 0, 255]);
+  });
+
+  it('refuses an unusable preprocessing with reasons', () => {
+    const p = parseDraft({ scale: '0', mean: 'x', std: '-1', channelOrder: 'rgb', source: 'user' });
+    expect(Object.keys(p.errors).sort()).toEqual(['mean', 'scale', 'std']);
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * Backend choice inside the worker.
+ *
+ * Auto: WebGPU only when `navigator.gpu.requestAdapter()` gives a real (non-fallback) adapter (retried once when it
+ * answers null), else WASM (single-threaded SIMD, our conv-gradient kernels registered), then WebGL, then CPU.
+ * The user can force one; when a forced backend cannot start, the chain continues and the note says why.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { registerWasmGradKernels } from '../tfjs/wasm-conv-grad';
+import type { BackendChoice, BackendInfo, BackendName } from './protocol';
+
+interface AdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface AdapterLike {
+  info?: AdapterInfoLike;
+  isFallbackAdapter?: boolean;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<AdapterLike | null>;
+}
+
+export interface AdapterProbe {
+  adapter: AdapterLike | null;
+  fallback: boolean;
+  description: string;
+}
+
+/** Ask for a WebGPU adapter (retrying once on null, which headless Chromium sometimes answers first). */
+export async function probeWebGpu(): Promise<AdapterProbe | null> {
+  const gpu = (self.navigator as unknown as { gpu?: GpuLike }).gpu;
+  if (!gpu) return null;
+  let adapter: AdapterLike | null = null;
+  for (let attempt = 0; attempt < 2 && !adapter; attempt++) {
+    try {
+      adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    } catch {
+      adapter = null;
+    }
+  }
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  const fallback = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((p) => p && p.length > 0);
+  const description = `${parts.length ? parts.join(' ') : 'unknown adapter'}${fallback ? ' (software fallback adapter)' : ''}`;
+  return { adapter, fallback, description };
+}
+
+let deviceLost: string | null = null;
+const lostListeners: ((message: string) => void)[] = [];
+
+/** Why the WebGPU device was lost, once it has been; every later GPU call fails with a vaguer error. */
+export function webGpuDeviceLost(): string | null {
+  return deviceLost;
+}
+
+export function onWebGpuDeviceLost(listener: (message: string) => void): void {
+  lostListeners.push(listener);
+}
+
+function watchDeviceLoss(): void {
+  const device = (tf.backend() as unknown as { device?: { lost?: Promise<{ reason?: string; message?: string }> } }).device;
+  void device?.lost?.then((info) => {
+    deviceLost = `the WebGPU device was lost (${info.reason ?? 'unknown reason'}${info.message ? `: ${info.message}` : ''})`;
+    console.error(`cake worker: ${deviceLost}`);
+    for (const l of lostListeners) l(deviceLost);
+  });
+}
+
+let wasmPathsSet = false;
+let wasmKernelsRegistered = false;
+
+async function tryWasm(): Promise<string | null> {
+  if (!wasmPathsSet) {
+    setWasmPaths({
+      'tfjs-backend-wasm.wasm': wasmPlainUrl,
+      'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
+      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
+    });
+    wasmPathsSet = true;
+  }
+  // The threaded build's pthread workers crash inside Vite module workers; stay single-threaded.
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (!(await tf.setBackend('wasm'))) return null;
+  await tf.ready();
+  if (!wasmKernelsRegistered) {
+    registerWasmGradKernels();
+    wasmKernelsRegistered = true;
+  }
+  let simd = false;
+  try {
+    simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  } catch {
+    simd = false;
+  }
+  return `WebAssembly${simd ? ' SIMD' : ''}, 1 thread`;
+}
+
+function webglRenderer(): string {
+  try {
+    const canvas = new OffscreenCanvas(1, 1);
+    const gl = canvas.getContext('webgl2') as WebGL2RenderingContext | null;
+    if (!gl) return 'WebGL 2';
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+    return `WebGL 2: ${String(renderer)}`;
+  } catch {
+    return 'WebGL 2';
+  }
+}
+
+async function tryBackend(name: BackendName, gpu: AdapterProbe | null): Promise<string | null> {
+  try {
+    switch (name) {
+      case 'webgpu':
+        if (!gpu) return null;
+        if (!(await tf.setBackend('webgpu'))) return null;
+        await tf.ready();
+        watchDeviceLoss();
+        return gpu.description;
+      case 'wasm':
+        return await tryWasm();
+      case 'webgl':
+        if (!(await tf.setBackend('webgl'))) return null;
+        await tf.ready();
+        return webglRenderer();
+      case 'cpu':
+        if (!(await tf.setBackend('cpu'))) return null;
+        await tf.ready();
+        return 'JavaScript (no acceleration)';
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** Pick and initialise a backend; throws only when none at all can start. */
+export async function chooseBackend(requested: BackendChoice): Promise<BackendInfo> {
+  const gpu = await probeWebGpu();
+  const notes: string[] = [];
+  let order: BackendName[];
+  if (requested === 'auto') {
+    order = ['wasm', 'webgl', 'cpu'];
+    if (gpu && !gpu.fallback) order.unshift('webgpu');
+    else if (gpu) notes.push(`WebGPU adapter is a software fallback (${gpu.description}); using a faster backend`);
+    else notes.push('no WebGPU adapter');
+  } else {
+    order = [requested, ...(['wasm', 'webgl', 'cpu'] as BackendName[]).filter((b) => b !== requested)];
+    if (requested === 'webgpu' && !gpu) notes.push('WebGPU was requested but no adapter is available');
+  }
+  for (const name of order) {
+    const adapter = await tryBackend(name, gpu);
+    if (adapter !== null) {
+      if (requested !== 'auto' && name !== requested) notes.push(`${requested} could not start; fell back to ${name}`);
+      return {
+        name,
+        requested,
+        adapter,
+        fallbackAdapter: name === 'webgpu' ? gpu?.fallback : undefined,
+        note: notes.length ? notes.join('; ') : undefined,
+      };
+    }
+  }
+  throw new Error('no TensorFlow.js backend could start in this browser (tried webgpu, wasm, webgl, cpu)');
+}

@@ -1,0 +1,188 @@
+/**
+ * The one contract between the studio page and its worker: every command the page sends, every event the worker
+ * answers with. The page imports this file and nothing else from the worker side; it holds no tfjs (the engine's
+ * config module it re-exports is plain TypeScript with no imports).
+ *
+ * Bulk data (teacher files, synthetic samples, the student zip, prediction outputs) travels as ArrayBuffers in the
+ * transfer list of postMessage, never as JSON arrays.
+ */
+import type { CakeConfig, PresetName } from '../cake/config';
+import type { EpochResult, Progress, SynthesisLosses } from '../cake/progress';
+import type { RunReport } from '../cake/report';
+
+export { PRESET_NAMES, presetConfig, validateConfig, applySetting, inputChannels } from '../cake/config';
+export type { CakeConfig, ConfigIssue, PresetName, TeacherTraits } from '../cake/config';
+export type { EpochResult, Progress, StudentProgress, SynthesisLosses, SynthesisProgress } from '../cake/progress';
+export type { RunReport } from '../cake/report';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared shapes
+
+export type BackendName = 'webgpu' | 'wasm' | 'webgl' | 'cpu';
+export type BackendChoice = 'auto' | BackendName;
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'webgl', 'cpu'];
+
+export interface BackendInfo {
+  /** The tfjs backend in use. */
+  name: BackendName;
+  /** What the user asked for. */
+  requested: BackendChoice;
+  /** Human description of the device: the WebGPU adapter, the WebGL renderer, WASM features. */
+  adapter: string;
+  /** True when the WebGPU adapter is a software fallback (SwiftShader). */
+  fallbackAdapter?: boolean;
+  /** Why the requested backend was not used, or another remark about the choice. */
+  note?: string;
+}
+
+/** One file of a teacher, as dropped or fetched. */
+export interface WireFile {
+  name: string;
+  data: ArrayBuffer;
+}
+
+/** How the teacher's inputs relate to pixels: input = (pixel·scale − mean) / std, per channel where arrays. */
+export interface Preprocessing {
+  scale: number;
+  mean: number | number[];
+  std: number | number[];
+  channelOrder: 'rgb' | 'bgr';
+}
+
+/** Everything the teacher card shows. */
+export interface TeacherCard {
+  format: string;
+  inputName?: string;
+  /** Input shape without the batch axis. */
+  inputShape: number[];
+  layout: string;
+  numClasses: number;
+  classNames?: string[];
+  outputKind: string;
+  logitsFrom?: string;
+  params: number;
+  /** Bytes of the weight files. */
+  weightBytes: number;
+  files: string[];
+  /** Declared by the model's metadata, when it declares one. */
+  preprocessing?: Partial<Preprocessing> & { inputRange?: [number, number] };
+  gradientCheck: { ok: boolean; maxRelError: number; message: string };
+  metadata?: { dataset?: string; testAccuracy?: number };
+}
+
+/** Timings from a tiny run right after the teacher loads, used to estimate the time of a budget. */
+export interface ProbeTiming {
+  synthesisMsPerStep: number;
+  studentMsPerStep: number;
+  /** The batch sizes and architecture it was measured with. */
+  key: string;
+  backend: BackendName;
+}
+
+/** One finished set, trimmed to the groups the page shows. */
+export interface WireSet {
+  set: number;
+  sets: number;
+  eta: number;
+  inputShape: number[];
+  /** Samples carried in x (whole groups). */
+  count: number;
+  /** Samples in the whole set. */
+  batchSize: number;
+  groupSize: number;
+  numClasses: number;
+  /** Float32, [count, ...inputShape]. */
+  x: ArrayBuffer;
+  /** Int32, [count]. */
+  targets: ArrayBuffer;
+  /** Float32, [count, numClasses]: the teacher's softmax. */
+  probs: ArrayBuffer;
+  hitRate: number;
+  losses: SynthesisLosses;
+}
+
+export type RunEvent =
+  | { kind: 'progress'; progress: Progress }
+  | { kind: 'set'; set: WireSet; live: boolean; gallery: boolean }
+  | { kind: 'epoch'; epoch: EpochResult };
+
+export interface StudentArchInfo {
+  name: string;
+  description: string;
+}
+
+export interface ResultSummary {
+  backend: BackendInfo;
+  teacher: { params: number; bytes: number };
+  student: { arch: string; params: number; bytes: number; note?: string };
+  /** Teacher–student top-1 agreement on held-out synthetic samples. */
+  agreement: number;
+  synthesisSec: number;
+  studentSec: number;
+  totalSec: number;
+}
+
+export interface RunOptions {
+  /** Groups of each set to carry to the page for the live grid. */
+  groupsShown: number;
+  /** About how many sets the gallery keeps over a run. */
+  gallerySlots: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Page → worker
+
+export type Command =
+  | { type: 'init'; backend: BackendChoice }
+  | { type: 'load-teacher'; requestId: number; files: WireFile[] }
+  | { type: 'estimate'; requestId: number; config: CakeConfig }
+  | { type: 'start'; runId: number; config: CakeConfig; preset: PresetName | 'custom'; options: RunOptions }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'export-student'; requestId: number; settings: unknown }
+  | { type: 'predict'; requestId: number; model: 'student' | 'teacher'; data: ArrayBuffer; shape: number[] }
+  /** Diagnostics: throw an uncaught error in the worker (used to test crash recovery). */
+  | { type: 'crash' };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Worker → page
+
+export type WorkerEvent =
+  | { type: 'ready'; backend: BackendInfo; studentArchs: StudentArchInfo[] }
+  | { type: 'backend-error'; message: string }
+  /** The WebGPU device is gone; the worker cannot compute any more and should be replaced. */
+  | { type: 'device-lost'; message: string }
+  | { type: 'teacher-loading'; requestId: number; phase: string; fraction: number }
+  | { type: 'teacher-loaded'; requestId: number; teacher: TeacherCard }
+  | { type: 'teacher-error'; requestId: number; message: string }
+  | { type: 'estimate'; requestId: number; probe: ProbeTiming }
+  | { type: 'estimate-error'; requestId: number; message: string }
+  | { type: 'run-started'; runId: number }
+  | { type: 'run-state'; runId: number; state: 'running' | 'paused' }
+  | { type: 'run-events'; runId: number; events: RunEvent[] }
+  | { type: 'run-done'; runId: number; report: RunReport; summary: ResultSummary }
+  | { type: 'run-stopped'; runId: number }
+  | { type: 'run-error'; runId: number; message: string }
+  | { type: 'student-zip'; requestId: number; data: ArrayBuffer; filename: string }
+  | { type: 'prediction'; requestId: number; data: ArrayBuffer; shape: number[] }
+  | { type: 'request-error'; requestId: number; message: string };
+
+/** The key that decides whether a probe's timings still describe a config. */
+export function probeKey(config: CakeConfig): string {
+  const s = config.synthesis;
+  const st = config.student;
+  return [s.batchSize, s.groupSize, s.optimizer, st.arch, st.batchSize, st.optimizer].join('|');
+}
+
+/** Estimated seconds of a whole run from a probe's per-step timings (an estimate: it ignores warm-up and set-up). */
+export function estimateSeconds(config: CakeConfig, probe: ProbeTiming): number {
+  const s = config.synthesis;
+  const st = config.student;
+  const synth = s.sets * s.steps * probe.synthesisMsPerStep;
+  const pool = s.sets * s.batchSize;
+  const train = Math.max(1, Math.round(pool * (1 - st.valFraction)));
+  const stepsPerEpoch = Math.ceil(train / Math.max(1, st.batchSize));
+  const student = st.epochs * stepsPerEpoch * probe.studentMsPerStep;
+  return (synth + student) / 1000;
+}

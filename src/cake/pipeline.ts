@@ -116,11 +116,11 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
       eta,
       rng: Rng.derive(config.seed, STREAM.synthesis, m),
       control,
-      onStep: (step, read) => {
+      onStep: async (step, read) => {
         const done = m * s.steps + step;
         clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
         if (!onProgress || !throttle.due(step === s.steps)) return;
-        const { losses, hitRate } = read();
+        const { losses, hitRate } = await read();
         onProgress({
           stage: 'synthesis',
           set: m,
@@ -183,7 +183,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     relabel: augmenting ? (x) => tf.softmax(teacher.logits(x)) : undefined,
     control,
     onEpoch,
-    onStep: (step) => {
+    onStep: async (step) => {
       studentStepsDone++;
       clock.studentMs = (Date.now() - studentStart) / studentStepsDone;
       if (!onProgress || !throttle.due(step.step === step.stepsPerEpoch)) return;
@@ -193,7 +193,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
         epochs: st.epochs,
         step: step.step,
         stepsPerEpoch: step.stepsPerEpoch,
-        loss: step.readLoss(),
+        loss: await step.readLoss(),
         lr: step.lr,
         ...clock.timing(s.sets * s.steps, studentStepsDone, Math.min(st.batchSize, train.length), studentStart, studentStepsDone),
       });

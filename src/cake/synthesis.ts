@@ -48,8 +48,11 @@ export interface SetArgs {
   eta: number;
   rng: Rng;
   control?: RunControl;
-  /** Called after every step; `read` syncs with the device, so call it only when reporting. */
-  onStep?: (step: number, read: () => StepMetrics) => void;
+  /**
+   * Called after every step and awaited; `read` waits for the device, so call it only when reporting. Reads are
+   * asynchronous: synchronous read-backs lose the WebGPU device inside a worker.
+   */
+  onStep?: (step: number, read: () => Promise<StepMetrics>) => void | Promise<void>;
 }
 
 /** K distinct target classes per group: the first K entries of a fresh permutation of the classes. */
@@ -92,10 +95,11 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     const hit = tf.mean(tf.cast(tf.equal(tf.argMax(z, -1), targetTensor), 'float32')) as tf.Scalar;
     return { t, hit };
   };
-  const readMetrics = (m: { terms: tf.Scalar[]; hit: tf.Scalar }, totalT: tf.Scalar): StepMetrics => {
-    const [cls, contr, tv, entropy] = m.terms.map((s) => s.dataSync()[0]);
-    const total = totalT.dataSync()[0];
-    return { losses: { cls, contr, tv, entropy, total }, hitRate: m.hit.dataSync()[0] };
+  const readMetrics = async (m: { terms: tf.Scalar[]; hit: tf.Scalar }, totalT: tf.Scalar): Promise<StepMetrics> => {
+    const [cls, contr, tv, entropy, total, hitRate] = await Promise.all(
+      [...m.terms, totalT, m.hit].map(async (t) => (await t.data())[0]),
+    );
+    return { losses: { cls, contr, tv, entropy, total }, hitRate };
   };
   const disposeLast = () => {
     if (last) tf.dispose([...last.terms, last.hit]);
@@ -141,13 +145,13 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
       tf.dispose([prev, grad]);
       if (onStep) {
         const current = last!;
-        onStep(step, () => {
-          checkFinite(stepTotals, set);
+        await onStep(step, async () => {
+          await checkFinite(stepTotals, set);
           return readMetrics(current, value as tf.Scalar);
         });
       }
     }
-    checkFinite(stepTotals, set);
+    await checkFinite(stepTotals, set);
 
     // Label the final inputs with the teacher's softmax (outside any gradient).
     const { probsT, labelsT } = tf.tidy(() => {
@@ -164,7 +168,7 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
       last = { terms: m.terms, hit: m.hit };
       stepTotals.push(m.total);
     }
-    const metrics = readMetrics(last, stepTotals[stepTotals.length - 1]);
+    const metrics = await readMetrics(last, stepTotals[stepTotals.length - 1]);
     const probs = (await probsT.data()) as Float32Array;
     const labels = cfg.softLabels ? probs : ((await labelsT.data()) as Float32Array);
     const xs = (await x.data()) as Float32Array;
@@ -179,10 +183,10 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
 }
 
 /** Reads the per-step totals of this set and throws on the first non-finite one, naming its step. */
-function checkFinite(totals: tf.Scalar[], set: number): void {
+async function checkFinite(totals: tf.Scalar[], set: number): Promise<void> {
   if (totals.length === 0) return;
   const stacked = tf.stack(totals);
-  const values = stacked.dataSync();
+  const values = await stacked.data();
   stacked.dispose();
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) throw new NonFiniteLossError(set, i + 1, values[i]);

@@ -24,8 +24,8 @@ export interface StudentStep {
   step: number;
   stepsPerEpoch: number;
   lr: number;
-  /** Reads the batch loss (a device sync): call it only when reporting. */
-  readLoss: () => number;
+  /** Reads the batch loss (waits for the device): call it only when reporting. */
+  readLoss: () => Promise<number>;
 }
 
 export interface TrainArgs {
@@ -37,7 +37,8 @@ export interface TrainArgs {
   /** The shuffle of each epoch; derived per epoch so a run resumed at an epoch shuffles as the original did. */
   rngForEpoch: (epoch: number) => Rng;
   control?: RunControl;
-  onStep?: (s: StudentStep) => void;
+  /** Called after every step and awaited. */
+  onStep?: (s: StudentStep) => void | Promise<void>;
   onEpoch?: (e: EpochResult) => void;
   /** Changes a batch in place before it is used (e.g. shift augmentation for real data). */
   augment?: (x: Float32Array, n: number, epoch: number) => void;
@@ -102,7 +103,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
         lossSum = tf.add(prevSum, loss) as tf.Scalar;
         prevSum.dispose();
         globalStep++;
-        onStep?.({ epoch, step: s + 1, stepsPerEpoch: perEpoch, lr, readLoss: () => loss.dataSync()[0] });
+        await onStep?.({ epoch, step: s + 1, stepsPerEpoch: perEpoch, lr, readLoss: async () => (await loss.data())[0] });
         loss.dispose();
       }
       const trainLoss = (await lossSum.data())[0] / perEpoch;

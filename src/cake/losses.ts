@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedTotalVariation } from '../tfjs/tv-kernel';
 import type { LossWeights } from './config';
 
 /**
@@ -44,6 +45,9 @@ export function totalVariation(x: tf.Tensor, layout: InputLayout): tf.Scalar {
     const axes = spatialAxes(x.rank, layout);
     if (!axes) return tf.scalar(0);
     const [hAxis, wAxis] = axes;
+    // One pass over x forward and one backward where the backend has the fused kernels (wasm).
+    const fused = fusedTotalVariation(x, hAxis, wAxis);
+    if (fused) return fused;
     const h = x.shape[hAxis];
     const w = x.shape[wAxis];
     let tv: tf.Tensor = tf.scalar(0);

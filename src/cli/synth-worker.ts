@@ -58,9 +58,10 @@ async function handle(msg: WorkerIn): Promise<void> {
       set,
       eta,
       rng: Rng.derive(seed, STREAM.synthesis, set),
-      onStep: (step, read) => {
+      onStep: async (step, read) => {
         const report = step === cfg.steps || (reportEvery > 0 && step % reportEvery === 0);
-        post({ type: 'step', id, step, metrics: report ? read() : null });
+        // `read` may return the metrics or a promise of them (awaiting covers both).
+        post({ type: 'step', id, step, metrics: report ? await read() : null });
       },
     });
     const buffers = [...new Set([out.x.buffer, out.labels.buffer, out.probs.buffer, out.targets.buffer])] as ArrayBuffer[];

@@ -285,6 +285,11 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
       { x: [2, 6, 6, 2], filter: [4, 4, 2, 3], strides: 2, pad: 'valid', depthwise: false },
       // Estimated faster on the stock kernel (one input channel, dx mostly outside dy's reach).
       { x: [2, 8, 8, 1], filter: [5, 5, 1, 3], strides: 1, pad: 'valid', depthwise: false },
+      // The blocked stride-1 form (few input channels): tiles that fit, tiles cropped, same and explicit padding.
+      { x: [2, 32, 32, 1], filter: [5, 5, 1, 6], strides: 1, pad: 'valid', depthwise: false },
+      { x: [2, 17, 19, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same', depthwise: false },
+      { x: [1, 12, 13, 2], filter: [5, 4, 2, 8], strides: 1, pad: 2, depthwise: false },
+      { x: [3, 28, 28, 1], filter: [5, 5, 1, 3], strides: 1, pad: 'same', depthwise: false },
       ...randomCases(77, 20, false),
     ];
     for (const [i, c] of cases.entries()) {
@@ -311,6 +316,38 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
         expect(relError(runDirect(kernel, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);
       }
       tf.dispose([dy, filter]);
+    }
+  });
+});
+
+describe('Conv2D with 1-2 input channels through space-to-depth', () => {
+  it('matches cpu for valid, same and explicit padding, even and odd sizes', async () => {
+    const cases: ConvCase[] = [
+      { x: [3, 32, 32, 1], filter: [5, 5, 1, 6], strides: 1, pad: 'valid', depthwise: false },
+      { x: [2, 28, 28, 1], filter: [5, 5, 1, 3], strides: 1, pad: 'same', depthwise: false },
+      { x: [2, 13, 11, 2], filter: [3, 3, 2, 4], strides: 1, pad: 'same', depthwise: false },
+      { x: [1, 12, 9, 1], filter: [4, 5, 1, 5], strides: 1, pad: 'valid', depthwise: false },
+      { x: [2, 10, 10, 2], filter: [5, 5, 2, 8], strides: 1, pad: 2, depthwise: false },
+      { x: [2, 9, 9, 1], filter: [2, 2, 1, 3], strides: 1, pad: 'valid', depthwise: false },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const next = rng(500 + i);
+      const xv = randomValues(next, c.x);
+      const wv = randomValues(next, c.filter);
+      const conv = () =>
+        tf.tidy(() => tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(wv, c.filter), c.strides, c.pad).dataSync() as Float32Array);
+      const expected = await onBackend('cpu', conv);
+      expect(relError(conv(), expected), label(c)).toBeLessThan(TOLERANCE);
+      const direct = tf.tidy(() => {
+        const args = {
+          inputs: { x: tf.tensor4d(xv, c.x), filter: tf.tensor4d(wv, c.filter) },
+          backend: tf.backend(),
+          attrs: { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap,
+        };
+        const t = tf.engine().makeTensorFromTensorInfo(wasmGradKernelFuncs.conv2DS2d(args) as tf.TensorInfo);
+        return t.dataSync() as Float32Array;
+      });
+      expect(relError(direct, expected), label(c)).toBeLessThan(TOLERANCE);
     }
   });
 });

@@ -1,0 +1,250 @@
+/**
+ * `npm run bench:speed -- [--teacher <model.json>] [--steps 10] [--rounds 3] [--warmup 3] [--workers 2]
+ *   [--torch-threads 2,1] [--no-torch]`
+ *
+ * Our synthesis step (LeNet-5 teacher, batch 500, groups of 10, the paper's loss weights, SGD on the inputs) and
+ * student step (LeNet-5-half, batch 256, soft targets, SGD with momentum) on the wasm backend, next to the PyTorch
+ * reference (../shared/bench/ref_cake_torch.py, the same workload) measured in the same sitting. Rounds interleave
+ * ours and PyTorch's so that a change in the machine's load hits both. Each round times `steps` steps after
+ * `warmup` steps and takes their median; the result is the minimum over rounds of those medians, for both sides.
+ * With --workers N > 1 it also measures N synthesis sets at once on worker threads (src/cli/parallel-synth.ts)
+ * and reports the effective time per step (the step rate of all workers together). PyTorch runs once per round
+ * for each thread count in --torch-threads; the ratios are taken against its fastest setting (on a loaded machine
+ * one thread can beat two). Prints JSON.
+ *
+ * Without --teacher the teacher is a LeNet-5 with seeded random weights (the architecture of the PyTorch reference;
+ * speed does not depend on the weights).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { presetConfig, withOverrides } from '../src/cake/config';
+import { runSetsInOrder } from '../src/cake/parallel';
+import { Rng } from '../src/cake/rng';
+import { synthesizeSet } from '../src/cake/synthesis';
+import type { Teacher } from '../src/cake/teacher';
+import { trainClassifier } from '../src/cake/train';
+import type { NamedFile } from '../src/io/files';
+import { loadTeacher } from '../src/io/teacher-load';
+import { modelFiles } from '../src/io/test-fixtures';
+import { buildStudent } from '../src/models/students';
+import { numberOpt, parseArgs } from '../src/cli/args';
+import { useBackend } from '../src/cli/backend';
+import { readTeacherFiles } from '../src/cli/node-files';
+import { createNodeSetSynthesizer } from '../src/cli/parallel-synth';
+
+const args = parseArgs(process.argv.slice(2), {
+  values: ['teacher', 'steps', 'rounds', 'warmup', 'workers', 'torch-threads'],
+  flags: ['no-torch'],
+});
+const steps = numberOpt(args, 'steps', 10);
+const rounds = numberOpt(args, 'rounds', 3);
+const warmup = numberOpt(args, 'warmup', 3);
+const workers = numberOpt(args, 'workers', 2);
+const torchThreads = (args.values.get('torch-threads') ?? '2,1').split(',').map(Number).filter((n) => n > 0);
+const SYNTH_BATCH = 500;
+const STUDENT_BATCH = 256;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const torchScript = path.resolve(here, '../../shared/bench/ref_cake_torch.py');
+const python = '/usr/bin/python3';
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round2 = (v: number) => Math.round(v * 100) / 100;
+const load = () => os.loadavg().map(round2);
+
+const backend = await useBackend('wasm');
+
+// --- the teacher: a model.json, or a seeded LeNet-5 ---
+let files: NamedFile[];
+if (args.values.has('teacher')) {
+  files = await readTeacherFiles([args.values.get('teacher')!]);
+} else {
+  const { model } = buildStudent('lenet5', [32, 32, 1], 10, undefined, { seed: 1 });
+  files = await modelFiles(model);
+  model.dispose();
+}
+const loaded = await loadTeacher(files);
+const teacher: Teacher = loaded.teacher;
+const inputShape = [...teacher.inputShape];
+const traits = { inputShape, numClasses: teacher.numClasses };
+const base = presetConfig('paper', traits);
+const synthCfg = withOverrides(base, { synthesis: { batchSize: SYNTH_BATCH, steps: warmup + steps } }).synthesis;
+const studentCfg = withOverrides(base, { student: { batchSize: STUDENT_BATCH, epochs: 1 } }).student;
+
+/** Median ms per step of one set, after warm-up: the time between consecutive steps. */
+async function oursSynth(seed: number): Promise<number> {
+  const times: number[] = [];
+  let t0 = performance.now();
+  await synthesizeSet({
+    teacher,
+    cfg: synthCfg,
+    set: seed,
+    eta: 0.01,
+    rng: new Rng(seed),
+    onStep: (step) => {
+      const now = performance.now();
+      if (step > warmup) times.push(now - t0);
+      t0 = now;
+    },
+  });
+  return median(times);
+}
+
+/** Median ms per student step (forward, backward, update) after warm-up, on random inputs and one-hot targets. */
+async function oursStudent(seed: number): Promise<number> {
+  const { model } = buildStudent('lenet5-half', inputShape, teacher.numClasses, loaded.model, { seed });
+  const d = inputShape.reduce((a, b) => a * b, 1);
+  const C = teacher.numClasses;
+  const n = STUDENT_BATCH * (warmup + steps);
+  const rng = new Rng(seed);
+  const xs = rng.fillNormal(new Float32Array(n * d));
+  const ys = new Float32Array(n * C);
+  for (let i = 0; i < n; i++) ys[i * C + rng.int(C)] = 1;
+  const times: number[] = [];
+  let t0 = performance.now();
+  await trainClassifier({
+    model,
+    source: {
+      inputShape,
+      numClasses: C,
+      gather: (idx, x, y) => {
+        for (let k = 0; k < idx.length; k++) {
+          x.set(xs.subarray(idx[k] * d, (idx[k] + 1) * d), k * d);
+          y.set(ys.subarray(idx[k] * C, (idx[k] + 1) * C), k * C);
+        }
+      },
+    },
+    train: Int32Array.from({ length: n }, (_, i) => i),
+    val: new Int32Array(0),
+    cfg: studentCfg,
+    rngForEpoch: () => rng,
+    onStep: (s) => {
+      const now = performance.now();
+      if (s.step > warmup) times.push(now - t0);
+      t0 = now;
+    },
+  });
+  model.dispose();
+  return median(times);
+}
+
+/** Effective ms per synthesis step with one set per worker running at once: 1 / (sum of the workers' step rates). */
+async function oursParallel(synth: Awaited<ReturnType<typeof createNodeSetSynthesizer>>, round: number): Promise<number> {
+  const perSet = new Map<number, number[]>();
+  const last = new Map<number, number>();
+  await runSetsInOrder(
+    synth,
+    0,
+    synth.concurrency,
+    (set) => ({
+      cfg: synthCfg,
+      seed: 100 + round,
+      set,
+      eta: 0.01,
+      onStep: (step) => {
+        const now = performance.now();
+        const prev = last.get(set);
+        if (step > warmup && prev != null) perSet.set(set, [...(perSet.get(set) ?? []), now - prev]);
+        last.set(set, now);
+      },
+    }),
+    () => undefined,
+  );
+  const rate = [...perSet.values()].reduce((r, t) => r + 1 / median(t), 0);
+  return 1 / rate;
+}
+
+interface TorchRun {
+  threads: number;
+  synth: number;
+  student: number;
+  version: string;
+}
+
+function torchAvailable(): string | null {
+  if (args.flags.has('no-torch')) return 'skipped (--no-torch)';
+  if (!existsSync(python)) return `${python} not found`;
+  if (!existsSync(torchScript)) return `${torchScript} not found`;
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return `PyTorch is not installed for ${python}`;
+  return null;
+}
+
+function torchRun(threads: number): TorchRun {
+  const out = execFileSync(python, [torchScript, String(threads), String(steps)], { encoding: 'utf8' });
+  const j = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
+  return { threads, synth: Number(j.synth_step_ms_b500), student: Number(j.student_step_ms_b256), version: String(j.torch) };
+}
+
+const torchMissing = torchAvailable();
+const synth = workers > 1 ? await createNodeSetSynthesizer(files, workers) : null;
+const loadBefore = load();
+const started = Date.now();
+const ours = { synth: [] as number[], student: [] as number[], parallel: [] as number[] };
+const torch: TorchRun[] = [];
+try {
+  for (let r = 0; r < rounds; r++) {
+    ours.synth.push(await oursSynth(r));
+    ours.student.push(await oursStudent(r + 1));
+    if (!torchMissing) for (const t of torchThreads) torch.push(torchRun(t));
+    if (synth) ours.parallel.push(await oursParallel(synth, r));
+  }
+} finally {
+  await synth?.dispose();
+  loaded.dispose();
+}
+const loadAfter = load();
+
+const min = (xs: number[]) => (xs.length ? Math.min(...xs) : NaN);
+const oursSynthMs = min(ours.synth);
+const oursStudentMs = min(ours.student);
+const oursParallelMs = min(ours.parallel);
+const torchSynthMs = min(torch.map((t) => t.synth));
+const torchStudentMs = min(torch.map((t) => t.student));
+const byThreads = Object.fromEntries(
+  torchThreads.map((n) => {
+    const runs = torch.filter((t) => t.threads === n);
+    return [
+      `threads_${n}`,
+      {
+        synth_ms: round2(min(runs.map((t) => t.synth))),
+        student_ms: round2(min(runs.map((t) => t.student))),
+        rounds: { synth: runs.map((t) => round2(t.synth)), student: runs.map((t) => round2(t.student)) },
+      },
+    ];
+  }),
+);
+const result = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg_before: loadBefore, loadavg_after: loadAfter },
+  method: `min over ${rounds} interleaved rounds of the median of ${steps} steps after ${warmup} warm-up steps`,
+  ours: {
+    backend,
+    tfjs: tf.version.tfjs,
+    threads_per_worker: 1,
+    synth_ms: round2(oursSynthMs),
+    student_ms: round2(oursStudentMs),
+    ...(synth ? { workers, synth_ms_parallel_effective: round2(oursParallelMs) } : {}),
+    rounds: { synth: ours.synth.map(round2), student: ours.student.map(round2), parallel: ours.parallel.map(round2) },
+  },
+  pytorch: torchMissing
+    ? { skipped: torchMissing }
+    : { version: torch[0]?.version, best_synth_ms: round2(torchSynthMs), best_student_ms: round2(torchStudentMs), ...byThreads },
+  ratio_ours_over_pytorch: torchMissing
+    ? null
+    : {
+        synth: round2(oursSynthMs / torchSynthMs),
+        student: round2(oursStudentMs / torchStudentMs),
+        ...(synth ? { synth_parallel: round2(oursParallelMs / torchSynthMs) } : {}),
+      },
+  workload: { synth_batch: SYNTH_BATCH, group: synthCfg.groupSize, weights: synthCfg.weights, student_batch: STUDENT_BATCH, teacher: args.values.get('teacher') ?? 'LeNet-5, seeded random weights' },
+  wall_sec: Math.round((Date.now() - started) / 1000),
+};
+process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { presetConfig, withOverrides } from '../cake/config';
+import { runSetsInOrder, type SetSynthesizer } from '../cake/parallel';
+import { STREAM } from '../cake/pipeline';
+import { Rng } from '../cake/rng';
+import { synthesizeSet, type SetOutcome } from '../cake/synthesis';
+import { randomConvTeacher } from '../cake/testing';
+import { modelFiles } from '../io/test-fixtures';
+import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
+import { initNodeBackend } from '../tfjs/node-backend';
+import { createNodeSetSynthesizer } from './parallel-synth';
+
+let synth: SetSynthesizer;
+let local: LoadedTeacher;
+const seed = 11;
+
+beforeAll(async () => {
+  await initNodeBackend();
+  const model = randomConvTeacher(3, [28, 28, 1]);
+  const files = await modelFiles(model);
+  model.dispose();
+  local = await loadTeacher(files);
+  synth = await createNodeSetSynthesizer(files, 2);
+}, 60_000);
+
+afterAll(async () => {
+  await synth?.dispose();
+  local?.dispose();
+});
+
+const cfg = withOverrides(presetConfig('smoke', { inputShape: [28, 28, 1], numClasses: 10 }), {
+  synthesis: { batchSize: 20, groupSize: 10, steps: 3 },
+}).synthesis;
+
+describe('Node worker-thread synthesis', () => {
+  it('makes the same sets as synthesizeSet in-process, delivered in set order', async () => {
+    const seen: number[] = [];
+    const steps: number[] = [];
+    const got = new Map<number, SetOutcome>();
+    await runSetsInOrder(
+      synth,
+      0,
+      3,
+      (set) => ({ cfg, seed, set, eta: 0.05, reportEvery: 2, onStep: (step, m) => m && steps.push(step) }),
+      (set, outcome) => {
+        seen.push(set);
+        got.set(set, outcome);
+      },
+    );
+    expect(seen).toEqual([0, 1, 2]);
+    expect(steps.filter((s) => s === 3)).toHaveLength(3); // the last step of every set reports metrics
+    for (const set of [0, 2]) {
+      const ref = await synthesizeSet({
+        teacher: local.teacher,
+        cfg,
+        set,
+        eta: 0.05,
+        rng: Rng.derive(seed, STREAM.synthesis, set),
+      });
+      const mine = got.get(set)!;
+      expect(Array.from(mine.targets)).toEqual(Array.from(ref.targets));
+      expect(Array.from(mine.x)).toEqual(Array.from(ref.x));
+      expect(Array.from(mine.labels)).toEqual(Array.from(ref.labels));
+      expect(mine.losses.total).toBe(ref.losses.total);
+    }
+  }, 60_000);
+
+  it('passes a non-finite loss back as NonFiniteLossError', async () => {
+    const bad = { ...cfg, weights: { ...cfg.weights, cls: 1e38, tv: 1e38 } };
+    await expect(synth.run({ cfg: bad, seed, set: 0, eta: 1e30 })).rejects.toMatchObject({ name: 'NonFiniteLossError' });
+  }, 60_000);
+});

@@ -3,4 +3,5 @@ export * from './config';
 export * from './progress';
 export * from './report';
 export type { Teacher } from './teacher';
-export { runCake, type RunOptions, type RunResult } from './pipeline';
+export { runCake, type RunOptions, type RunResult, type StudentCheckpoint } from './pipeline';
+export type { OptimizerState } from './optim';

@@ -7,7 +7,38 @@ import * as tf from '@tensorflow/tfjs';
 export interface Optimizer {
   /** One update. `grads` maps each variable's name to its gradient. */
   step(vars: tf.Variable[], grads: tf.NamedTensorMap, lr: number, momentum: number): void;
+  /**
+   * The optimiser's state for a checkpoint, its slots addressed by the position of their variable in `vars` (names
+   * differ between two builds of the same model). Reads asynchronously (WebGPU-safe in a worker).
+   */
+  getState(vars: tf.Variable[]): Promise<OptimizerState>;
+  /** Restore what getState gave, for the same list of variables (copies the data). */
+  setState(vars: tf.Variable[], state: OptimizerState): void;
   dispose(): void;
+}
+
+/** A plain-data snapshot of an optimiser: its step count and, per slot kind, one array per variable (null: no slot yet). */
+export interface OptimizerState {
+  kind: 'sgd' | 'adam';
+  t: number;
+  slots: Record<string, (Float32Array | null)[]>;
+}
+
+async function readSlots(map: Map<string, tf.Variable>, vars: tf.Variable[]): Promise<(Float32Array | null)[]> {
+  return Promise.all(vars.map(async (v) => {
+    const s = map.get(v.name);
+    return s ? ((await s.data()) as Float32Array).slice() : null;
+  }));
+}
+
+function writeSlots(map: Map<string, tf.Variable>, vars: tf.Variable[], data: (Float32Array | null)[] | undefined): void {
+  for (const s of map.values()) s.dispose();
+  map.clear();
+  if (!data) return;
+  vars.forEach((v, i) => {
+    const d = data[i];
+    if (d) map.set(v.name, tf.variable(tf.tensor(d, v.shape, 'float32'), false));
+  });
 }
 
 /** torch.optim.SGD: g ← g + wd·w; buf ← μ·buf + g; w ← w − lr·buf (no dampening, not Nesterov). */
@@ -32,6 +63,15 @@ export class SgdMomentum implements Optimizer {
         v.assign(tf.sub(v, tf.mul(buf, lr)));
       }
     });
+  }
+
+  async getState(vars: tf.Variable[]): Promise<OptimizerState> {
+    return { kind: 'sgd', t: 0, slots: { momentum: await readSlots(this.bufs, vars) } };
+  }
+
+  setState(vars: tf.Variable[], state: OptimizerState): void {
+    if (state.kind !== 'sgd') throw new Error(`cannot restore ${state.kind} optimiser state into SGD`);
+    writeSlots(this.bufs, vars, state.slots.momentum);
   }
 
   dispose(): void {
@@ -72,6 +112,17 @@ export class AdamOpt implements Optimizer {
         w.assign(next);
       }
     });
+  }
+
+  async getState(vars: tf.Variable[]): Promise<OptimizerState> {
+    return { kind: 'adam', t: this.t, slots: { m: await readSlots(this.m, vars), v: await readSlots(this.v, vars) } };
+  }
+
+  setState(vars: tf.Variable[], state: OptimizerState): void {
+    if (state.kind !== 'adam') throw new Error(`cannot restore ${state.kind} optimiser state into Adam`);
+    this.t = state.t;
+    writeSlots(this.m, vars, state.slots.m);
+    writeSlots(this.v, vars, state.slots.v);
   }
 
   private slot(map: Map<string, tf.Variable>, w: tf.Variable): tf.Variable {

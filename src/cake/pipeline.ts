@@ -3,6 +3,7 @@ import { validateConfig, type CakeConfig } from './config';
 import { augmentBatch } from './augment';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
+import type { OptimizerState } from './optim';
 import { SyntheticPool } from './pool';
 import { Throttle, type EpochResult, type Progress, type RunControl, type SetResult, type SynthesisLosses } from './progress';
 import type { RunReport } from './report';
@@ -37,6 +38,25 @@ export interface RunOptions {
   onSet?: (s: SetResult) => void;
   onEpoch?: (e: EpochResult) => void;
   progressIntervalMs?: number;
+  /**
+   * Resume student training from a checkpoint (taken by `onStudentCheckpoint`); `pool` must then hold every set.
+   * The student gets the saved weights and optimiser state and training continues at `startEpoch`, with the same
+   * shuffles and schedule, so the result equals an uninterrupted run on the same backend.
+   */
+  studentResume?: StudentCheckpoint;
+  /** Called and awaited after every student epoch with what a checkpoint needs. */
+  onStudentCheckpoint?: (c: StudentCheckpoint) => void | Promise<void>;
+}
+
+/** The student's state after a whole epoch. */
+export interface StudentCheckpoint {
+  /** Epochs completed, i.e. the epoch to resume at. */
+  startEpoch: number;
+  /** Every weight of the student (model.weights order, trainable or not). */
+  weights: Float32Array[];
+  optimizer: OptimizerState;
+  /** Results of the completed epochs. */
+  epochs: EpochResult[];
 }
 
 export interface RunResult {
@@ -89,6 +109,13 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const s = config.synthesis;
   const st = config.student;
   initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
+  const resume = opts.studentResume;
+  if (resume) {
+    if (resume.weights.length !== student.weights.length) throw new Error('the checkpoint does not match this student');
+    const tensors = resume.weights.map((w, i) => tf.tensor(w, student.weights[i].shape as number[], 'float32'));
+    student.setWeights(tensors);
+    tf.dispose(tensors);
+  }
 
   const sampleSize = teacher.inputShape.reduce((a, b) => a * b, 1);
   const total = s.sets * s.batchSize;
@@ -102,6 +129,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   if (pool.sampleSize !== sampleSize || pool.numClasses !== teacher.numClasses || pool.chunkSize !== s.batchSize)
     throw new Error('the saved synthetic pool does not match this teacher and synthesis batch');
   const firstSet = pool.chunks.length;
+  if (resume && firstSet < s.sets) throw new Error('resuming the student needs the complete synthetic pool');
 
   // --- synthesis ---
   const synthStart = Date.now();
@@ -169,7 +197,8 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   };
   const scratch = new Float32Array(sampleSize);
   const layout = teacher.layout ?? inferLayout(teacher.inputShape);
-  const epochs = await trainClassifier({
+  const doneEpochs: EpochResult[] = [...(resume?.epochs ?? [])];
+  const trained = await trainClassifier({
     model: student,
     source: { inputShape: teacher.inputShape, numClasses: teacher.numClasses, gather: (i, x, y) => pool.gather(i, x, y) },
     train,
@@ -183,6 +212,15 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     relabel: augmenting ? (x) => tf.softmax(teacher.logits(x)) : undefined,
     control,
     onEpoch,
+    startEpoch: resume?.startEpoch,
+    initialOptimizerState: resume?.optimizer,
+    onEpochEnd: opts.onStudentCheckpoint
+      ? async ({ result, optimizerState }) => {
+          doneEpochs.push(result);
+          const weights = await Promise.all(student.weights.map(async (w) => ((await w.read().data()) as Float32Array).slice()));
+          await opts.onStudentCheckpoint!({ startEpoch: result.epoch + 1, weights, optimizer: await optimizerState(), epochs: [...doneEpochs] });
+        }
+      : undefined,
     onStep: async (step) => {
       studentStepsDone++;
       clock.studentMs = (Date.now() - studentStart) / studentStepsDone;
@@ -200,6 +238,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     },
   });
   const studentSec = (Date.now() - studentStart) / 1000;
+  const epochs = [...(resume?.epochs ?? []), ...trained];
   const last = epochs[epochs.length - 1];
 
   const report: RunReport = {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StudentConfig } from './config';
-import { makeOptimizer } from './optim';
+import { makeOptimizer, type OptimizerState } from './optim';
 import type { EpochResult, RunControl } from './progress';
 import type { Rng } from './rng';
 import { oneCycle, oneCycleAt } from './schedule';
@@ -47,6 +47,23 @@ export interface TrainArgs {
    * the stored labels are not used for training.
    */
   relabel?: (x: tf.Tensor) => tf.Tensor2D;
+  /**
+   * Resume: the first epoch to run (0-based; default 0). The model must already hold the weights it had at the end
+   * of epoch startEpoch − 1; the schedule continues at step startEpoch × stepsPerEpoch.
+   */
+  startEpoch?: number;
+  /** Resume: the optimiser state saved at the end of epoch startEpoch − 1 (see `onEpochEnd`). */
+  initialOptimizerState?: OptimizerState;
+  /**
+   * Called and awaited after every epoch (after onEpoch), e.g. to write a checkpoint: `optimizerState()` reads the
+   * optimiser's state asynchronously. Nothing trains while it runs.
+   */
+  onEpochEnd?: (e: EpochEnd) => void | Promise<void>;
+}
+
+export interface EpochEnd {
+  result: EpochResult;
+  optimizerState: () => Promise<OptimizerState>;
 }
 
 /** Soft-target cross-entropy, mean over the batch; with temperature T both sides are softened and the loss scaled by T². */
@@ -65,7 +82,8 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, onEpochEnd } = args;
+  const startEpoch = args.startEpoch ?? 0;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
   const bs = Math.min(cfg.batchSize, train.length);
@@ -77,9 +95,10 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
   const yBuf = new Float32Array(bs * C);
   const order = new Int32Array(train.length);
   const results: EpochResult[] = [];
-  let globalStep = 0;
+  let globalStep = startEpoch * perEpoch;
+  if (args.initialOptimizerState) optimizer.setState(vars, args.initialOptimizerState);
   try {
-    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
       order.set(train);
       rngForEpoch(epoch).shuffle(order);
       let lossSum: tf.Scalar = tf.scalar(0);
@@ -116,6 +135,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       const result: EpochResult = { epoch, epochs: cfg.epochs, trainLoss, valAgreement: agreement, valLoss };
       results.push(result);
       onEpoch?.(result);
+      await onEpochEnd?.({ result, optimizerState: () => optimizer.getState(vars) });
     }
   } finally {
     optimizer.dispose();

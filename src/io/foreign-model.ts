@@ -88,11 +88,22 @@ function explained<T>(model: ForeignModel, during: 'run' | 'gradient', fn: () =>
   }
 }
 
+/** `explained` for work that reads values back asynchronously (the WebGPU-safe way in a worker). */
+async function explainedAsync<T>(model: ForeignModel, during: 'run' | 'gradient', fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    return explained(model, during, () => {
+      throw e;
+    });
+  }
+}
+
 /**
  * Make a LoadedTeacher from an executor. Takes ownership of `model`: it is disposed when loading fails or when
  * the returned teacher is disposed.
  */
-export function foreignTeacher(model: ForeignModel, all: readonly NamedFile[]): LoadedTeacher {
+export async function foreignTeacher(model: ForeignModel, all: readonly NamedFile[]): Promise<LoadedTeacher> {
   let wrappers: tf.LayersModel[] = [];
   try {
     const { inputShape } = model;
@@ -121,7 +132,7 @@ export function foreignTeacher(model: ForeignModel, all: readonly NamedFile[]): 
         if (model.cut) {
           const cut = model.cut;
           const pre = explained(model, 'run', () => cut.run(probe));
-          cutWorks = String(pre.shape) === String(outputs.shape) && logitsReproduce(pre as tf.Tensor2D, outputs as tf.Tensor2D, cut.removed);
+          cutWorks = String(pre.shape) === String(outputs.shape) && (await logitsReproduce(pre as tf.Tensor2D, outputs as tf.Tensor2D, cut.removed));
           pre.dispose();
           if (cutWorks) {
             logits = (x) => cut.run(x) as tf.Tensor2D;
@@ -129,7 +140,7 @@ export function foreignTeacher(model: ForeignModel, all: readonly NamedFile[]): 
             outputKind = 'probabilities';
           }
         }
-        if (!cutWorks && looksLikeProbabilities(outputs as tf.Tensor2D)) {
+        if (!cutWorks && (await looksLikeProbabilities(outputs as tf.Tensor2D))) {
           logits = (x) => tf.tidy(() => tf.log(tf.clipByValue(model.run(x), 1e-7, 1))) as tf.Tensor2D;
           logitsFrom = 'log-probabilities';
           outputKind = 'probabilities';
@@ -140,11 +151,16 @@ export function foreignTeacher(model: ForeignModel, all: readonly NamedFile[]): 
       // CAKE synthesises inputs through the teacher, so an op without a gradient must stop the load here, by name,
       // rather than fail the first synthesis step.
       const chosen = logits;
-      explained(model, 'gradient', () =>
-        tf.tidy(() => {
-          tf.grad((x: tf.Tensor) => tf.sum(chosen(x)))(probe.slice(0, 2)).dataSync();
-        }),
-      );
+      await explainedAsync(model, 'gradient', async () => {
+        const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(chosen(x)))(probe.slice(0, 2)));
+        try {
+          // Read back (asynchronously: a synchronous read destroys the WebGPU device in a worker) so that kernel
+          // failures surface here.
+          await g.data();
+        } finally {
+          g.dispose();
+        }
+      });
     } finally {
       probe.dispose();
     }

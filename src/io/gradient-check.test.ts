@@ -16,22 +16,22 @@ function net(seed: number) {
 }
 
 describe('checkInputGradient', () => {
-  it('accepts a correct gradient', () => {
+  it('accepts a correct gradient', async () => {
     const { forward, dispose } = net(1);
-    const r = checkInputGradient(forward, [4, 4]);
+    const r = await checkInputGradient(forward, [4, 4]);
     dispose();
     expect(r.ok).toBe(true);
     expect(r.maxRelError).toBeLessThan(0.01);
   });
 
-  it('accepts inputs drawn from a given range', () => {
+  it('accepts inputs drawn from a given range', async () => {
     const { forward, dispose } = net(2);
-    const r = checkInputGradient(forward, [16], { range: [0, 1] });
+    const r = await checkInputGradient(forward, [16], { range: [0, 1] });
     dispose();
     expect(r.ok).toBe(true);
   });
 
-  it('catches a wrong gradient and names the coordinate', () => {
+  it('catches a wrong gradient and names the coordinate', async () => {
     const { forward, dispose } = net(3);
     // Identity going forward, ×3 going backward: the same logits, but the claimed gradient is 3× the true one.
     const tripleGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
@@ -39,23 +39,23 @@ describe('checkInputGradient', () => {
       gradFunc: (dy: tf.Tensor) => tf.mul(dy, 3),
     }));
     const scaledWrongly = (x: tf.Tensor) => forward(tripleGrad(x));
-    const r = checkInputGradient((x) => scaledWrongly(x) as tf.Tensor2D, [4, 4]);
+    const r = await checkInputGradient((x) => scaledWrongly(x) as tf.Tensor2D, [4, 4]);
     dispose();
     expect(r.ok).toBe(false);
     expect(r.maxRelError).toBeGreaterThan(0.5);
     expect(r.message).toMatch(/^the input gradient disagrees with finite differences at sample \d, input \[\d+,\d+\]/);
   });
 
-  it('reports an all-zero gradient', () => {
-    const r = checkInputGradient((x) => tf.tile(tf.tensor2d([[1, 2, 3]]), [x.shape[0], 1]).add(tf.mul(x.sum(), 0)) as tf.Tensor2D, [5]);
+  it('reports an all-zero gradient', async () => {
+    const r = await checkInputGradient((x) => tf.tile(tf.tensor2d([[1, 2, 3]]), [x.shape[0], 1]).add(tf.mul(x.sum(), 0)) as tf.Tensor2D, [5]);
     expect(r.ok).toBe(false);
     expect(r.message).toMatch(/^all gradients of the logits with respect to the input are zero/);
   });
 
-  it('leaks no tensors', () => {
+  it('leaks no tensors', async () => {
     const { forward, dispose } = net(4);
     const before = tf.memory().numTensors;
-    checkInputGradient(forward, [4, 4]);
+    await checkInputGradient(forward, [4, 4]);
     expect(tf.memory().numTensors).toBe(before);
     dispose();
   });

@@ -51,11 +51,11 @@ const describeCoord = (flat: number, inputShape: readonly number[]) => {
  * Fails when every gradient is zero, when any is NaN/Inf, or when a coordinate's relative error exceeds the
  * tolerance; the message names the coordinate.
  */
-export function checkInputGradient(
+export async function checkInputGradient(
   logits: (x: tf.Tensor) => tf.Tensor2D,
   inputShape: readonly number[],
   options: GradientCheckOptions = {},
-): GradientCheck {
+): Promise<GradientCheck> {
   const { seed = 1234, batch = 2, range, coords = 6, tolerance = 0.1 } = options;
   const scale = range ? range[1] - range[0] : 1;
   // float32 forward passes: a step of 1% of the input scale keeps rounding noise well below the signal while
@@ -73,13 +73,17 @@ export function checkInputGradient(
     let analytic: Float32Array;
     try {
       const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(logits(x), w)))(x0);
-      analytic = g.dataSync() as Float32Array;
-      g.dispose();
+      try {
+        // Asynchronous reads only: a synchronous read-back destroys the WebGPU device inside a worker.
+        analytic = (await g.data()) as Float32Array;
+      } finally {
+        g.dispose();
+      }
     } catch (e) {
       w.dispose();
       return { ok: false, maxRelError: NaN, message: `the teacher cannot be differentiated with respect to its input: ${(e as Error).message}` };
     }
-    const weights = w.arraySync() as number[][];
+    const weights = (await w.array()) as number[][];
     w.dispose();
 
     if (analytic.some((v) => !Number.isFinite(v)))
@@ -103,12 +107,12 @@ export function checkInputGradient(
       picked.add(Math.floor(next() * analytic.length));
     const chosen = [...picked];
 
-    const base = x0.dataSync() as Float32Array;
+    const base = (await x0.data()) as Float32Array;
     /**
      * Central, forward and backward differences at every chosen coordinate for one step size, from one forward
      * pass over the perturbed samples plus the unperturbed batch.
      */
-    const finiteDifferences = (step: number): number[][] => {
+    const finiteDifferences = async (step: number): Promise<number[][]> => {
       const n = chosen.length;
       const stacked = new Float32Array((2 * n + batch) * size);
       chosen.forEach((flat, k) => {
@@ -120,7 +124,13 @@ export function checkInputGradient(
         }
       });
       stacked.set(base, 2 * n * size);
-      const out = tf.tidy(() => logits(tf.tensor(stacked, [2 * n + batch, ...inputShape])).arraySync());
+      const outT = tf.tidy(() => logits(tf.tensor(stacked, [2 * n + batch, ...inputShape])));
+      let out: number[][];
+      try {
+        out = (await outT.array()) as number[][];
+      } finally {
+        outT.dispose();
+      }
       // Only the perturbed sample's logits change, so its weighted sum (in float64) carries the whole loss
       // difference, without float32 rounding from the untouched samples.
       const weighted = (row: number, sample: number) => out[row].reduce((s, v, c) => s + weights[sample][c] * v, 0);
@@ -140,7 +150,7 @@ export function checkInputGradient(
     // fewer kinks; a wrong gradient stays wrong in every estimate at every step size.
     for (const shrink of [1, 8, 64]) {
       if (!errors.some((e) => e > tolerance)) break;
-      const estimates = finiteDifferences(eps / shrink);
+      const estimates = await finiteDifferences(eps / shrink);
       chosen.forEach((flat, k) => {
         for (const fd of estimates[k]) {
           const e = relError(fd, analytic[flat]);

@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { finalActivation, logitsTopology } from './logits';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initNodeBackend } from '../tfjs/node-backend';
+import { finalActivation, logitsReproduce, logitsTopology, looksLikeProbabilities } from './logits';
+
+beforeAll(async () => {
+  await initNodeBackend();
+});
 
 // The rewrite works on Keras JSON, so it is tested on hand-written topologies as Keras (not tfjs) writes them.
 
@@ -56,5 +62,31 @@ describe('logitsTopology', () => {
   it('finalActivation finds the last activation, through containers', () => {
     expect(finalActivation({ class_name: 'Sequential', config: { layers: [dense('a', 'relu'), dense('b', 'sigmoid', { units: 1 })] } })).toBe('sigmoid');
     expect(finalActivation({ class_name: 'Sequential', config: { layers: [{ class_name: 'Sequential', config: { layers: [dense('x', 'softmax')] } }] } })).toBe('softmax');
+  });
+});
+
+describe('asynchronous read-backs (WebGPU-safe in a worker)', () => {
+  it('looksLikeProbabilities tells probability rows from logits', async () => {
+    const probs = tf.tensor2d([[0.25, 0.75], [1, 0]]);
+    const logits = tf.tensor2d([[2, -1], [0.5, 0.5]]);
+    const before = tf.memory().numTensors;
+    await expect(looksLikeProbabilities(probs)).resolves.toBe(true);
+    await expect(looksLikeProbabilities(logits)).resolves.toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([probs, logits]);
+  });
+
+  it('logitsReproduce checks softmax and sigmoid heads, and refuses NaN', async () => {
+    const logits = tf.tensor2d([[1, 2, 3], [0, -1, 4]]);
+    const soft = tf.softmax(logits) as tf.Tensor2D;
+    const sig = tf.sigmoid(logits) as tf.Tensor2D;
+    const nan = tf.tensor2d([[NaN, 0, 0], [0, 0, 0]]);
+    const before = tf.memory().numTensors;
+    expect(await logitsReproduce(logits, soft, 'softmax removed')).toBe(true);
+    expect(await logitsReproduce(logits, sig, 'sigmoid removed')).toBe(true);
+    expect(await logitsReproduce(logits, sig, 'softmax removed')).toBe(false);
+    expect(await logitsReproduce(nan, soft, 'softmax removed')).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, soft, sig, nan]);
   });
 });

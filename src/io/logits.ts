@@ -185,8 +185,9 @@ export function logProbabilitiesModel(model: tf.LayersModel): tf.LayersModel {
  * Whether outputs look like probability rows (non-negative, summing to 1): how a softmax hidden somewhere we cannot
  * rewrite (an ensemble average, a custom head) is still recognised.
  */
-export function looksLikeProbabilities(output: tf.Tensor2D): boolean {
-  const rows = output.arraySync();
+export async function looksLikeProbabilities(output: tf.Tensor2D): Promise<boolean> {
+  // Asynchronous read: a synchronous read-back destroys the WebGPU device inside a worker.
+  const rows = await output.array();
   return rows.every((row) => row.every((v) => v >= 0 && v <= 1 + 1e-6) && Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-3);
 }
 
@@ -194,9 +195,20 @@ export function looksLikeProbabilities(output: tf.Tensor2D): boolean {
  * Whether `logits` really are the pre-activation values of `outputs`: softmax (or sigmoid) of one must give the
  * other. Guards every topology rewrite against a softmax over the wrong axis or a head we misread.
  */
-export function logitsReproduce(logits: tf.Tensor2D, outputs: tf.Tensor2D, removed: HeadRewrite, tolerance = 1e-4): boolean {
-  return tf.tidy(() => {
+export async function logitsReproduce(
+  logits: tf.Tensor2D,
+  outputs: tf.Tensor2D,
+  removed: HeadRewrite,
+  tolerance = 1e-4,
+): Promise<boolean> {
+  const diff = tf.tidy(() => {
     const back = removed === 'sigmoid removed' ? tf.sigmoid(logits) : tf.softmax(logits);
-    return tf.max(tf.abs(tf.sub(back, outputs))).dataSync()[0] <= tolerance;
+    return tf.max(tf.abs(tf.sub(back, outputs)));
   });
+  try {
+    // NaN compares false, so non-finite outputs never pass for logits.
+    return (await diff.data())[0] <= tolerance;
+  } finally {
+    diff.dispose();
+  }
 }

@@ -88,7 +88,7 @@ export function inputLayout(shape: readonly number[]): InputLayout {
  */
 export async function inspectTeacher(loaded: LoadedTeacher, seed = 1234): Promise<TeacherInfo> {
   const info = loaded.info;
-  const gradientCheck = checkInputGradient((x) => loaded.teacher.logits(x), info.inputShape, {
+  const gradientCheck = await checkInputGradient((x) => loaded.teacher.logits(x), info.inputShape, {
     seed,
     range: info.preprocessing?.inputRange,
   });

@@ -150,7 +150,7 @@ export async function layersTeacher(
         // must not pass for logits.
         const logits = candidate.predict(probe) as tf.Tensor2D;
         const same = String(candidate.outputs[0].shape) === String(model.outputs[0].shape);
-        if (same && logitsReproduce(logits, outputs, rewrite.removed)) {
+        if (same && (await logitsReproduce(logits, outputs, rewrite.removed))) {
           logitsModel = candidate;
           ownsLogitsModel = true;
           logitsFrom = rewrite.removed;
@@ -160,7 +160,7 @@ export async function layersTeacher(
         }
         logits.dispose();
       }
-      if (!logitsModel && looksLikeProbabilities(outputs)) {
+      if (!logitsModel && (await looksLikeProbabilities(outputs))) {
         logitsModel = logProbabilitiesModel(model);
         logitsFrom = 'log-probabilities';
         outputKind = 'probabilities';

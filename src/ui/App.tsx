@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Charts } from './Charts';
 import { loadTeacherFiles } from './controller';
+import { HistoryPanel } from './HistoryPanel';
 import { Header } from './Header';
 import { ResultPanel } from './ResultPanel';
 import { RunPanel } from './RunPanel';
@@ -124,6 +125,7 @@ export function App() {
           <Alerts />
           <RunPanel />
           <ResultPanel />
+          <HistoryPanel />
           <Charts />
           <Samples />
         </main>

@@ -6,6 +6,7 @@ import { useStudio } from './store';
 export function ResultPanel() {
   const result = useStudio((s) => s.result);
   const [busy, setBusy] = useState(false);
+  const [includePool, setIncludePool] = useState(false);
   if (!result) return null;
   const { summary, report } = result;
   const ratio = summary.teacher.params > 0 ? summary.student.params / summary.teacher.params : NaN;
@@ -27,7 +28,7 @@ export function ResultPanel() {
           onClick={async () => {
             setBusy(true);
             try {
-              await downloadStudent();
+              await downloadStudent(includePool);
             } finally {
               setBusy(false);
             }
@@ -35,6 +36,13 @@ export function ResultPanel() {
         >
           Download student
         </button>
+      </div>
+      <div className="checkbox pool-option">
+        <input id="include-pool" type="checkbox" checked={includePool} onChange={(e) => setIncludePool(e.target.checked)} />
+        <label htmlFor="include-pool">Include synthetic pool</label>{' '}
+        <span className="muted small" data-testid="pool-size">
+          pool.bin, {formatBytes(summary.poolBytes)}
+        </span>
       </div>
       {summary.student.note && <p className="hint">{summary.student.note}</p>}
       <table className="summary" aria-label="Teacher and student">
@@ -85,7 +93,8 @@ export function ResultPanel() {
       </table>
       <p className="hint">
         The zip holds <code>model.json</code> and <code>weights.bin</code> (plain <code>tf.loadLayersModel</code> reads them), <code>report.json</code> and{' '}
-        <code>settings.json</code>.
+        <code>settings.json</code>; with the box ticked, also <code>pool.bin</code> (every synthetic sample and its label, read by{' '}
+        <code>decodePool</code>).
       </p>
     </section>
   );

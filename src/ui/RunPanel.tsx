@@ -1,8 +1,8 @@
 import { useMemo } from 'react';
 import { pauseRun, resumeRun, startRun, stopRun } from './controller';
-import { formatDuration, formatInt, formatNum, formatPercent } from './format';
+import { formatBytes, formatDuration, formatInt, formatNum, formatPercent } from './format';
 import { resolveSettings } from './settings';
-import { isRunActive, traitsOf, useStudio } from './store';
+import { isRunActive, traitsOf, useStudio, type CheckpointState } from './store';
 
 const STATUS_TEXT: Record<string, string> = {
   idle: 'Ready when you are',
@@ -21,6 +21,35 @@ function Bar({ value, label }: { value: number; label: string }) {
     <div className="bar" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(v * 100)}>
       <div className="bar-fill" style={{ transform: `scaleX(${v})` }} />
     </div>
+  );
+}
+
+/** Where the run's checkpoint stands: saved after every set and every epoch. */
+export function checkpointText(cp: CheckpointState | undefined, resumedFrom?: { setsDone: number; epochsDone: number }): string | null {
+  if (!cp) return null;
+  if (!cp.active) return 'Checkpoints: off for this run';
+  const resumed = resumedFrom ? ` · resumed from ${resumedFrom.epochsDone > 0 ? `epoch ${resumedFrom.epochsDone}` : `set ${resumedFrom.setsDone}`}` : '';
+  if (cp.epochsDone > 0) return `Checkpoint saved: epoch ${cp.epochsDone} of ${cp.epochs || '?'}${resumed}`;
+  if (cp.setsDone > 0) return `Checkpoint saved: set ${cp.setsDone} of ${cp.sets || '?'}${resumed}`;
+  return `Checkpoints: after every set and every epoch${resumed}`;
+}
+
+function CheckpointLine() {
+  const run = useStudio((s) => s.run);
+  const storage = useStudio((s) => s.storage);
+  const text = checkpointText(run.checkpoint, run.resumedFrom);
+  if (!text) return null;
+  return (
+    <p className="hint checkpoint" data-testid="checkpoint-status">
+      {text}
+      {storage && run.checkpoint?.active && (
+        <span className="muted small">
+          {' '}
+          · needs {formatBytes(storage.needed)}
+          {storage.available !== undefined ? ` of ${formatBytes(storage.available)} free` : ''}
+        </span>
+      )}
+    </p>
   );
 }
 
@@ -73,6 +102,7 @@ export function RunPanel() {
         </div>
       </div>
       {!active && startHint && run.status === 'idle' && <p className="hint">{startHint}</p>}
+      <CheckpointLine />
 
       {(syn || stu) && (
         <div className="stages">

@@ -83,7 +83,7 @@ function Field({ def, value, error, overridden, disabled, options, onChange }: F
         />
       )}
       {error ? (
-        <p id={`${id}-error`} className="field-error">
+        <p id={`${id}-error`} className="field-error" role="alert">
           {error}
         </p>
       ) : def.hint ? (

@@ -10,6 +10,19 @@ function filesFromInput(e: ChangeEvent<HTMLInputElement>) {
   return list.map((f) => ({ name: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, file: f as Blob }));
 }
 
+/** The teacher formats the studio reads, as the card names them. */
+export const FORMAT_WORDS: Record<string, string> = {
+  'tfjs-layers': 'TensorFlow.js layers model',
+  'tfjs-graph': 'TensorFlow.js graph model',
+  'keras-h5': 'Keras HDF5 (.h5)',
+  keras: 'Keras 3 (.keras)',
+  onnx: 'ONNX',
+};
+
+/** What the file inputs accept: every format's files, zips and text side files; weight shards often have no extension,
+ * which application/octet-stream covers (and file dialogs always offer "All files"). */
+export const TEACHER_ACCEPT = '.json,.bin,.h5,.hdf5,.keras,.onnx,.data,.zip,.txt,application/octet-stream';
+
 const OUTPUT_WORDS: Record<string, string> = {
   logits: 'logits',
   probabilities: 'probabilities (softmax)',
@@ -36,7 +49,9 @@ export function TeacherPanel() {
       <div className={`dropzone ${card ? 'compact' : ''}`}>
         {!card && (
           <p className="dropzone-text">
-            Drop <code>model.json</code> with its weight files, a folder, or a <code>.zip</code> anywhere on the page.
+            Drop a model anywhere on the page: <code>model.json</code> with its weight shards (TensorFlow.js layers or graph),
+            a Keras <code>.h5</code>/<code>.hdf5</code>/<code>.keras</code> file, an <code>.onnx</code> file (with its{' '}
+            <code>.data</code> file), a folder, or a <code>.zip</code>.
           </p>
         )}
         <div className="button-row">
@@ -47,6 +62,7 @@ export function TeacherPanel() {
               className="visually-hidden"
               type="file"
               multiple
+              accept={TEACHER_ACCEPT}
               aria-label="Teacher model files"
               disabled={busy}
               onChange={(e) => void loadTeacherFiles(filesFromInput(e))}
@@ -85,7 +101,7 @@ export function TeacherPanel() {
           {teacher.source && <div className="teacher-source">{teacher.source}</div>}
           <dl className="facts">
             <dt>Format</dt>
-            <dd>{card.format === 'tfjs-layers' ? 'TensorFlow.js layers model' : card.format}</dd>
+            <dd data-testid="teacher-format">{FORMAT_WORDS[card.format] ?? card.format}</dd>
             <dt>Input shape</dt>
             <dd>
               <span data-testid="teacher-input-shape">{formatShape(card.inputShape)}</span> <span className="muted">{card.layout}</span>

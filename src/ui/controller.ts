@@ -3,8 +3,11 @@
  * it dies (keeping the user's settings and teacher), and triggers downloads (which must happen on the main thread).
  */
 import {
+  encodedPoolBytes,
   estimateSeconds,
   probeKey,
+  type CakeConfig,
+  type RunRecord,
   type BackendChoice,
   type Command,
   type WireFile,
@@ -16,12 +19,14 @@ import {
   resolveSettings,
   settingsFile,
   settingsFromHash,
+  settingsFromJson,
   settingsToHash,
   storeBackend,
   storeSettings,
   type Settings,
 } from './settings';
 import {
+  addMemorySample,
   applyRunEvents,
   clearAlerts,
   GALLERY_MAX,
@@ -30,6 +35,7 @@ import {
   raise,
   resetRun,
   runFinished,
+  setCheckpoint,
   setRunStatus,
   teacherFailed,
   teacherLoaded,
@@ -49,6 +55,8 @@ let pendingTeacherRequest = 0;
 let pendingEstimateRequest = 0;
 /** The worker's WebGPU device is gone: replace the worker before the next run. */
 let deviceLost = false;
+/** A run to continue from its checkpoint as soon as the (restarted) worker is ready. */
+let resumeWhenReady: string | null = null;
 
 function post(cmd: Command, transfer: Transferable[] = []): void {
   worker?.postMessage(cmd, transfer);
@@ -86,13 +94,35 @@ function restartWorker(): void {
   if (teacherFiles) sendTeacher(teacherFiles, teacherSource, true);
 }
 
+/** Whether an error message points at memory (a worker killed for memory, a failed allocation). */
+export function looksLikeMemory(reason: string): boolean {
+  return /out of memory|\boom\b|memory|allocat|array buffer|RangeError/i.test(reason);
+}
+
+/** The alert after the worker died: what happened, whether the run can resume, and what to try. */
+export function crashMessage(reason: string, hadRun: boolean, checkpoint: boolean, teacherReloaded: boolean, batch?: number): string {
+  const parts = [`The computation worker stopped unexpectedly (${reason}).`];
+  parts.push(`It has been restarted${teacherReloaded ? ' and the teacher reloaded' : ''}; your settings are kept.`);
+  if (hadRun)
+    parts.push(
+      checkpoint
+        ? 'The run can continue from its last checkpoint: press "Resume from checkpoint".'
+        : 'The run had no checkpoint, so it has to start again.',
+    );
+  if (looksLikeMemory(reason))
+    parts.push(
+      `It looks like the tab ran out of memory: try a smaller batch${batch ? ` (synthesis.batchSize is ${batch}; try ${Math.max(1, Math.floor(batch / 2))})` : ''} or a smaller student.`,
+    );
+  return parts.join(' ');
+}
+
 function onCrash(reason: string): void {
   const s = useStudio.getState();
-  if (isRunActive(s.run.status)) setRunStatus(s.run.runId, 'error', reason);
-  raise(
-    'worker',
-    `The computation worker stopped unexpectedly (${reason}). It has been restarted${teacherFiles ? ' and the teacher reloaded' : ''}; your settings are kept.`,
-  );
+  const hadRun = isRunActive(s.run.status);
+  const checkpoint = Boolean(hadRun && s.run.checkpoint?.active && (s.run.checkpoint.setsDone > 0 || s.run.checkpoint.epochsDone > 0));
+  if (hadRun) setRunStatus(s.run.runId, 'error', reason);
+  const batch = s.result?.report.config.synthesis.batchSize ?? resolveSettings(s.settings, traitsOf(s)).config.synthesis.batchSize;
+  raise('worker', crashMessage(reason, hadRun, checkpoint, Boolean(teacherFiles), batch));
   restartWorker();
 }
 
@@ -101,14 +131,45 @@ function onEvent(e: WorkerEvent): void {
   switch (e.type) {
     case 'ready':
       store.setState({ workerStatus: 'ready', backend: e.backend, studentArchs: e.studentArchs });
+      if (resumeWhenReady) {
+        const id = resumeWhenReady;
+        resumeWhenReady = null;
+        void resumeFromCheckpoint(id);
+      }
       break;
+    case 'runs':
+      store.setState({ runs: e.runs });
+      break;
+    case 'checkpoint':
+      setCheckpoint(e.runId, { id: e.id, active: true, stage: e.stage, setsDone: e.setsDone, sets: e.sets, epochsDone: e.epochsDone, epochs: e.epochs });
+      addMemorySample(e.runId, { ...e.memory, stage: e.stage, at: e.stage === 'synthesis' ? e.setsDone : e.epochsDone });
+      break;
+    case 'checkpoint-error': {
+      const id = useStudio.getState().run.checkpoint?.id;
+      if (id) setCheckpoint(e.runId, { id, active: false, message: e.message });
+      raise('storage', e.message);
+      break;
+    }
     case 'backend-error':
       store.setState({ workerStatus: 'failed' });
       raise('worker', `No computation backend could start: ${e.message}`);
       break;
     case 'device-lost': {
       const s = useStudio.getState();
-      if (isRunActive(s.run.status)) setRunStatus(s.run.runId, 'error', e.message);
+      const active = isRunActive(s.run.status);
+      const cp = s.run.checkpoint;
+      // The run may already have failed on the dead device just before the loss was reported.
+      if ((active || s.run.status === 'error') && cp?.active && s.backend?.name === 'webgpu') {
+        clearAlerts('run');
+        // Move the run to WASM (for this session; the stored choice stays) and continue from its checkpoint.
+        setRunStatus(s.run.runId, 'error', e.message);
+        raise('worker', `${e.message}. The run moved to the WASM backend and continues from its last checkpoint.`);
+        useStudio.setState({ backendChoice: 'wasm', estimate: { status: 'idle' } });
+        resumeWhenReady = cp.id;
+        restartWorker();
+        break;
+      }
+      if (active) setRunStatus(s.run.runId, 'error', e.message);
       // No restart here (a device that keeps getting lost would loop); the next Start begins with a fresh worker.
       deviceLost = true;
       raise('worker', `${e.message}. The next run starts on a fresh device; your settings and teacher are kept. Choosing another backend also helps.`);
@@ -136,6 +197,11 @@ function onEvent(e: WorkerEvent): void {
       break;
     case 'run-started':
       setRunStatus(e.runId, 'running');
+      if (e.checkpointId) {
+        const s = useStudio.getState();
+        if (s.run.runId === e.runId) useStudio.setState({ run: { ...s.run, resumedFrom: e.resumedFrom } });
+        setCheckpoint(e.runId, { id: e.checkpointId, active: s.storage?.warning === undefined || Boolean(e.resumedFrom), setsDone: e.resumedFrom?.setsDone ?? 0, epochsDone: e.resumedFrom?.epochsDone ?? 0 });
+      }
       break;
     case 'run-state':
       if (useStudio.getState().run.status !== 'stopping') setRunStatus(e.runId, e.state);
@@ -307,7 +373,47 @@ export function chooseBackend(choice: BackendChoice): void {
 
 // --- run -----------------------------------------------------------------------------------------------------------
 
-export function startRun(): void {
+/** Bytes a run's checkpoint needs: the pool (sets×batch×(inputSize+classes)×4, plus headers), the teacher's files
+ * and the student with its optimiser state (at most about three copies of the teacher's weights). */
+export function checkpointBytes(config: CakeConfig, inputShape: number[], numClasses: number, teacherBytes: number): number {
+  const sampleSize = inputShape.reduce((a, b) => a * b, 1);
+  return encodedPoolBytes(config.synthesis.sets, config.synthesis.batchSize, sampleSize, numClasses) + 4 * teacherBytes;
+}
+
+/** Free storage for checkpoints, from navigator.storage.estimate(); undefined when the browser does not say. */
+async function freeStorage(): Promise<number | undefined> {
+  try {
+    const est = await navigator.storage?.estimate?.();
+    if (!est || est.quota === undefined) return undefined;
+    return Math.max(0, est.quota - (est.usage ?? 0));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Check storage for the run's checkpoints; returns whether to write them (and says why not when not). */
+export async function checkStorage(config: CakeConfig): Promise<boolean> {
+  const s = useStudio.getState();
+  const card = s.teacher.card;
+  if (!card) return false;
+  const needed = checkpointBytes(config, card.inputShape, card.numClasses, card.weightBytes);
+  const available = testStorageOverride ?? (await freeStorage());
+  const short = available !== undefined && available < needed;
+  const warning = short
+    ? `Checkpoints are off for this run: they need about ${formatMiB(needed)} of browser storage and only ${formatMiB(available!)} is free. The run goes on, but cannot be resumed if the page is reloaded; fewer sets or a smaller batch need less.`
+    : undefined;
+  useStudio.setState({ storage: { needed, available, warning } });
+  if (warning) raise('storage', warning);
+  else clearAlerts('storage');
+  return !short;
+}
+let testStorageOverride: number | undefined;
+
+function formatMiB(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+export async function startRun(): Promise<void> {
   const s = useStudio.getState();
   if (isRunActive(s.run.status) || s.teacher.status !== 'ready') return;
   const resolved = resolveSettings(s.settings, traitsOf(s));
@@ -319,13 +425,58 @@ export function startRun(): void {
   if (deviceLost) restartWorker();
   const runId = ++runSeq;
   resetRun(runId);
+  const checkpoint = await checkStorage(resolved.config);
   post({
     type: 'start',
     runId,
     config: resolved.config,
     preset: s.settings.overrides && Object.keys(s.settings.overrides).length ? 'custom' : s.settings.preset,
     options: { groupsShown: GROUPS_SHOWN, gallerySlots: GALLERY_MAX },
+    checkpoint,
+    teacherSource: s.teacher.source,
+    settings: settingsFile(s.settings, resolved.config),
   });
+}
+
+/** Continue an interrupted run from its last checkpoint (reloading its teacher from storage). */
+export async function resumeFromCheckpoint(id: string): Promise<void> {
+  const s = useStudio.getState();
+  if (isRunActive(s.run.status)) return;
+  const record = s.runs.find((r) => r.id === id);
+  if (estimateTimer) clearTimeout(estimateTimer);
+  if (deviceLost) restartWorker();
+  if (record?.settings) {
+    try {
+      const restored = settingsFromJson(JSON.stringify(record.settings), { inputShape: record.teacher.inputShape, numClasses: record.teacher.numClasses });
+      useStudio.setState({ settings: restored });
+      storeSettings(restored);
+      history.replaceState(null, '', settingsToHash(restored));
+    } catch {
+      // The run has its own config; the page's settings are only for show.
+    }
+  }
+  const runId = ++runSeq;
+  resetRun(runId);
+  clearAlerts('worker');
+  const teacherRequestId = ++seq;
+  pendingTeacherRequest = teacherRequestId;
+  teacherFiles = null;
+  teacherLoading("Loading the checkpoint's teacher", 0.2, record?.teacher.source ?? 'checkpoint');
+  post({ type: 'resume-checkpoint', runId, id, teacherRequestId, options: { groupsShown: GROUPS_SHOWN, gallerySlots: GALLERY_MAX } });
+}
+
+export function deleteRun(id: string): void {
+  useStudio.setState((s) => ({ runs: s.runs.filter((r) => r.id !== id) }));
+  post({ type: 'delete-run', id });
+}
+
+export async function downloadRun(record: RunRecord): Promise<void> {
+  try {
+    const ev = await request<WorkerEvent & { type: 'student-zip' }>((id) => ({ cmd: { type: 'download-run', requestId: id, id: record.id } }));
+    saveBlob(ev.data, ev.filename, 'application/zip');
+  } catch (e) {
+    raise('download', `The student could not be packed: ${(e as Error).message}`);
+  }
 }
 
 export function pauseRun(): void {
@@ -357,13 +508,13 @@ export function saveBlob(data: BlobPart, filename: string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-export async function downloadStudent(): Promise<void> {
+export async function downloadStudent(includePool = false): Promise<void> {
   const s = useStudio.getState();
   const resolved = resolveSettings(s.settings, traitsOf(s));
   const settings = { ...settingsFile(s.settings, s.result?.report.config ?? resolved.config) };
   try {
     const ev = await request<WorkerEvent & { type: 'student-zip' }>((id) => ({
-      cmd: { type: 'export-student', requestId: id, settings },
+      cmd: { type: 'export-student', requestId: id, settings, includePool },
     }));
     saveBlob(ev.data, ev.filename, 'application/zip');
   } catch (e) {
@@ -388,8 +539,8 @@ export async function predict(model: 'student' | 'teacher', data: Float32Array, 
   return { data: new Float32Array(ev.data), shape: ev.shape };
 }
 
-export function crashWorker(): void {
-  post({ type: 'crash' });
+export function crashWorker(reason?: string): void {
+  post({ type: 'crash', reason });
 }
 
 // --- boot --------------------------------------------------------------------------------------------------------
@@ -414,5 +565,11 @@ export function boot(): void {
       return { data: Array.from(out.data), shape: out.shape };
     },
     crashWorker,
+    loseDevice: () => post({ type: 'lose-device' }),
+    failCheckpoints: () => post({ type: 'fail-checkpoints' }),
+    /** Tests: pretend the browser has this many bytes of storage free (undefined: ask the browser). */
+    setFreeStorage: (bytes: number | undefined) => {
+      testStorageOverride = bytes;
+    },
   };
 }

@@ -82,6 +82,8 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.weightDecay', label: 'Weight decay', kind: 'number' },
       { key: 'student.temperature', label: 'Temperature', kind: 'number' },
       { key: 'student.valFraction', label: 'Held-out share', kind: 'number', hint: 'of the synthetic pool, for agreement' },
+      { key: 'student.augShift', label: 'Augment: shift (px)', kind: 'int', hint: 'largest random shift per batch, relabelled by the teacher; 0 is off' },
+      { key: 'student.augMixup', label: 'Augment: mixup share', kind: 'number', hint: 'share of each batch blended with another sample, relabelled by the teacher; 0 is off' },
     ],
   },
 ];

@@ -11,6 +11,8 @@ import type {
   Progress,
   ResultSummary,
   RunEvent,
+  MemorySample,
+  RunRecord,
   RunReport,
   StudentArchInfo,
   StudentProgress,
@@ -38,7 +40,7 @@ export interface SampleSet {
   hitRate: number;
 }
 
-export type AlertScope = 'teacher' | 'run' | 'worker' | 'settings' | 'download';
+export type AlertScope = 'teacher' | 'run' | 'worker' | 'settings' | 'download' | 'storage';
 
 export interface Alert {
   id: number;
@@ -57,6 +59,36 @@ export interface RunState {
   /** Epochs finished, for the student stage line. */
   lastEpoch?: EpochResult;
   message?: string;
+  /** The run's history id and its latest checkpoint. */
+  checkpoint?: CheckpointState;
+  /** Set when this run continues an interrupted one. */
+  resumedFrom?: { setsDone: number; epochsDone: number };
+  /** The worker's tf.memory() after each set and epoch (bounded: the newest MEMORY_SAMPLES_MAX). */
+  memory?: (MemorySample & { stage: 'synthesis' | 'student'; at: number })[];
+}
+
+export interface CheckpointState {
+  id: string;
+  /** False once checkpoints are off for this run (storage short, a write failed). */
+  active: boolean;
+  stage?: 'synthesis' | 'student';
+  setsDone: number;
+  sets: number;
+  epochsDone: number;
+  epochs: number;
+  message?: string;
+}
+
+/** Memory samples kept per run (the newest; enough to see a trend). */
+export const MEMORY_SAMPLES_MAX = 256;
+
+export interface StorageState {
+  /** Bytes a run's checkpoints need (pool + teacher + student), for the settings shown. */
+  needed: number;
+  /** Free bytes (quota − usage), when the browser tells. */
+  available?: number;
+  /** Why checkpoints are off for the next run, when they are. */
+  warning?: string;
 }
 
 export interface TeacherState {
@@ -95,6 +127,9 @@ export interface StudioState {
   result: { report: RunReport; summary: ResultSummary } | null;
   alerts: Alert[];
   selected: { sample: SampleSet; index: number } | null;
+  /** Past and interrupted runs, newest first (from IndexedDB, through the worker). */
+  runs: RunRecord[];
+  storage: StorageState | null;
 }
 
 export const useStudio = create<StudioState>()(() => ({
@@ -113,6 +148,8 @@ export const useStudio = create<StudioState>()(() => ({
   result: null,
   alerts: [],
   selected: null,
+  runs: [],
+  storage: null,
 }));
 
 const set = useStudio.setState;
@@ -281,6 +318,21 @@ export function runFinished(runId: number, report: RunReport, summary: ResultSum
   const s = get();
   if (s.run.runId !== runId) return;
   set({ run: { ...s.run, status: 'done' }, result: { report, summary } });
+}
+
+export function setCheckpoint(runId: number, checkpoint: Partial<CheckpointState> & { id: string }): void {
+  const s = get();
+  if (s.run.runId !== runId) return;
+  const prev = s.run.checkpoint;
+  const base: CheckpointState = prev && prev.id === checkpoint.id ? prev : { id: checkpoint.id, active: true, setsDone: 0, sets: 0, epochsDone: 0, epochs: 0 };
+  set({ run: { ...s.run, checkpoint: { ...base, ...checkpoint } } });
+}
+
+export function addMemorySample(runId: number, sample: MemorySample & { stage: 'synthesis' | 'student'; at: number }): void {
+  const s = get();
+  if (s.run.runId !== runId) return;
+  const memory = [...(s.run.memory ?? []), sample].slice(-MEMORY_SAMPLES_MAX);
+  set({ run: { ...s.run, memory } });
 }
 
 export function selectSample(sample: SampleSet | null, index = 0): void {

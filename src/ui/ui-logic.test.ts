@@ -13,7 +13,8 @@ import {
   withPreset,
   type Settings,
 } from './settings';
-import { presetConfig } from '../worker/protocol';
+import { encodedPoolBytes, presetConfig } from '../worker/protocol';
+import { FIELD_GROUPS } from './settings';
 
 describe('chart history', () => {
   it('stays bounded and keeps the whole run by decimating', () => {
@@ -129,5 +130,57 @@ describe('drawing samples', () => {
   it('refuses an unusable preprocessing with reasons', () => {
     const p = parseDraft({ scale: '0', mean: 'x', std: '-1', channelOrder: 'rgb', source: 'user' });
     expect(Object.keys(p.errors).sort()).toEqual(['mean', 'scale', 'std']);
+  });
+});
+
+describe('follow-ups', () => {
+  it('the Student training group shows the augmentation settings, validated like the rest', () => {
+    const student = FIELD_GROUPS.find((g) => g.title === 'Student training')!;
+    expect(student.fields.map((f) => f.key)).toEqual(expect.arrayContaining(['student.augShift', 'student.augMixup']));
+    const bad = resolveSettings({ preset: 'smoke', overrides: { 'student.augMixup': '1.5', 'student.augShift': '-1' } }, DEFAULT_TRAITS);
+    expect(Object.keys(bad.errors)).toEqual(expect.arrayContaining(['student.augMixup', 'student.augShift']));
+    const good = resolveSettings({ preset: 'smoke', overrides: { 'student.augMixup': '0.25', 'student.augShift': '2' } }, DEFAULT_TRAITS);
+    expect(good.config.student.augMixup).toBe(0.25);
+    expect(good.config.student.augShift).toBe(2);
+  });
+
+  it('pool bytes follow encodePool’s layout', () => {
+    expect(encodedPoolBytes(2, 40, 256, 10)).toBe(24 + 2 * (16 + 4 * 40 * 266));
+  });
+});
+
+describe('checkpoints and recovery (page logic)', () => {
+  it('crash messages say whether the run can resume, and suggest a smaller batch for memory', async () => {
+    const { crashMessage, looksLikeMemory } = await import('./controller');
+    expect(looksLikeMemory('RangeError: Array buffer allocation failed')).toBe(true);
+    expect(looksLikeMemory('Out of memory')).toBe(true);
+    expect(looksLikeMemory('deliberate worker crash')).toBe(false);
+    const m = crashMessage('Out of memory', true, true, true, 500);
+    expect(m).toContain('Resume from checkpoint');
+    expect(m).toContain('try a smaller batch (synthesis.batchSize is 500; try 250)');
+    expect(crashMessage('boom', true, false, false)).toContain('had no checkpoint');
+    expect(crashMessage('boom', false, false, false)).not.toMatch(/checkpoint|memory/);
+  });
+
+  it('a checkpoint needs the pool (sets×batch×(inputSize+classes)×4) plus room for teacher and student', async () => {
+    const { checkpointBytes } = await import('./controller');
+    const config = presetConfig('smoke', { inputShape: [16, 16, 1], numClasses: 10 }, 0);
+    const pool = config.synthesis.sets * config.synthesis.batchSize * (256 + 10) * 4;
+    const bytes = checkpointBytes(config, [16, 16, 1], 10, 1000);
+    expect(bytes).toBeGreaterThanOrEqual(pool + 4000);
+    expect(bytes).toBeLessThan(pool + 4000 + 1024);
+  });
+
+  it('the checkpoint line and which runs can resume', async () => {
+    const { checkpointText } = await import('./RunPanel');
+    const { resumable } = await import('../worker/protocol');
+    const cp = { id: 'a', active: true, setsDone: 3, sets: 12, epochsDone: 0, epochs: 4 };
+    expect(checkpointText(cp)).toBe('Checkpoint saved: set 3 of 12');
+    expect(checkpointText({ ...cp, epochsDone: 2 }, { setsDone: 12, epochsDone: 1 })).toBe('Checkpoint saved: epoch 2 of 4 · resumed from epoch 1');
+    expect(checkpointText({ ...cp, active: false })).toBe('Checkpoints: off for this run');
+    const base = { checkpointing: true, status: 'interrupted', stage: 'synthesis' } as Parameters<typeof resumable>[0];
+    expect(resumable(base)).toBe(true);
+    expect(resumable({ ...base, status: 'done', stage: 'done' })).toBe(false);
+    expect(resumable({ ...base, checkpointing: false })).toBe(false);
   });
 });

@@ -117,6 +117,8 @@ export interface ResultSummary {
   student: { arch: string; params: number; bytes: number; note?: string };
   /** Teacher–student top-1 agreement on held-out synthetic samples. */
   agreement: number;
+  /** Bytes of the synthetic pool as `pool.bin` (encodePool), offered in the download. */
+  poolBytes: number;
   synthesisSec: number;
   studentSec: number;
   totalSec: number;
@@ -129,6 +131,44 @@ export interface RunOptions {
   gallerySlots: number;
 }
 
+/** tf.memory() in the worker at one point of a run. */
+export interface MemorySample {
+  numTensors: number;
+  numBytes: number;
+  /** WebGPU/WebGL: bytes of live tensors on the GPU. */
+  numBytesInGPU?: number;
+}
+
+/** One run in the history (IndexedDB, see checkpoints.ts): what it was, where it stands, what it gave. */
+export interface RunRecord {
+  id: string;
+  createdAt: number;
+  updatedAt: number;
+  /** `running` in storage with no worker running it means the page was reloaded or the worker died. */
+  status: 'running' | 'interrupted' | 'done' | 'failed' | 'stopped';
+  preset: PresetName | 'custom';
+  config: CakeConfig;
+  seed: number;
+  backend: BackendName;
+  teacher: { source: string; format: string; inputShape: number[]; numClasses: number };
+  /** False when checkpoints were off (storage short) or a write failed: then it cannot be resumed. */
+  checkpointing: boolean;
+  stage: 'synthesis' | 'student' | 'done';
+  /** Sets in the saved pool. */
+  setsDone: number;
+  /** Student epochs in the saved checkpoint. */
+  epochsDone: number;
+  message?: string;
+  /** The studio settings file the run was started with (goes into its zip). */
+  settings?: unknown;
+  metrics?: { agreement: number; trainLoss: number; valLoss: number; studentArch: string; studentParams: number; studentBytes: number; totalSec: number };
+}
+
+/** Whether a run can continue from its checkpoint. */
+export function resumable(r: RunRecord): boolean {
+  return r.checkpointing && (r.status === 'interrupted' || r.status === 'failed' || r.status === 'running') && r.stage !== 'done';
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Page → worker
 
@@ -136,14 +176,35 @@ export type Command =
   | { type: 'init'; backend: BackendChoice }
   | { type: 'load-teacher'; requestId: number; files: WireFile[] }
   | { type: 'estimate'; requestId: number; config: CakeConfig }
-  | { type: 'start'; runId: number; config: CakeConfig; preset: PresetName | 'custom'; options: RunOptions }
+  | {
+      type: 'start';
+      runId: number;
+      config: CakeConfig;
+      preset: PresetName | 'custom';
+      options: RunOptions;
+      /** Write checkpoints (after every set and every epoch) to IndexedDB; off when storage is short. */
+      checkpoint?: boolean;
+      /** How the page names the teacher, for the history. */
+      teacherSource?: string;
+      /** The settings file, kept with a finished run for re-download. */
+      settings?: unknown;
+    }
+  /** Continue a run from its checkpoint: reload its teacher (answering teacherRequestId), then run to the end. */
+  | { type: 'resume-checkpoint'; runId: number; id: string; teacherRequestId: number; options: RunOptions }
+  | { type: 'list-runs' }
+  | { type: 'delete-run'; id: string }
+  | { type: 'download-run'; requestId: number; id: string }
+  /** Diagnostics: destroy the WebGPU device (tests device-loss recovery). */
+  | { type: 'lose-device' }
+  /** Diagnostics: make the next checkpoint writes fail as a full disk would (tests degrading without checkpoints). */
+  | { type: 'fail-checkpoints' }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
-  | { type: 'export-student'; requestId: number; settings: unknown }
+  | { type: 'export-student'; requestId: number; settings: unknown; includePool?: boolean }
   | { type: 'predict'; requestId: number; model: 'student' | 'teacher'; data: ArrayBuffer; shape: number[] }
   /** Diagnostics: throw an uncaught error in the worker (used to test crash recovery). */
-  | { type: 'crash' };
+  | { type: 'crash'; reason?: string };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Worker → page
@@ -158,7 +219,23 @@ export type WorkerEvent =
   | { type: 'teacher-error'; requestId: number; message: string }
   | { type: 'estimate'; requestId: number; probe: ProbeTiming }
   | { type: 'estimate-error'; requestId: number; message: string }
-  | { type: 'run-started'; runId: number }
+  | { type: 'run-started'; runId: number; checkpointId?: string; resumedFrom?: { setsDone: number; epochsDone: number } }
+  | { type: 'runs'; runs: RunRecord[] }
+  /** A checkpoint was written (after a set or an epoch). */
+  | {
+      type: 'checkpoint';
+      runId: number;
+      id: string;
+      stage: 'synthesis' | 'student';
+      setsDone: number;
+      sets: number;
+      epochsDone: number;
+      epochs: number;
+      /** tf.memory() right after the set or epoch (a leak shows as growth from one to the next). */
+      memory: MemorySample;
+    }
+  /** Checkpoints stopped (a write failed); the run goes on without them. */
+  | { type: 'checkpoint-error'; runId: number; message: string }
   | { type: 'run-state'; runId: number; state: 'running' | 'paused' }
   | { type: 'run-events'; runId: number; events: RunEvent[] }
   | { type: 'run-done'; runId: number; report: RunReport; summary: ResultSummary }
@@ -167,6 +244,14 @@ export type WorkerEvent =
   | { type: 'student-zip'; requestId: number; data: ArrayBuffer; filename: string }
   | { type: 'prediction'; requestId: number; data: ArrayBuffer; shape: number[] }
   | { type: 'request-error'; requestId: number; message: string };
+
+/**
+ * Bytes `encodePool` (src/cake/pool.ts) writes for a pool of `sets` chunks: a 24-byte header, then per chunk 16 bytes
+ * and chunkSize×(sampleSize + numClasses) float32s. Also what a checkpoint's pool needs in storage.
+ */
+export function encodedPoolBytes(sets: number, chunkSize: number, sampleSize: number, numClasses: number): number {
+  return 24 + sets * (16 + 4 * chunkSize * (sampleSize + numClasses));
+}
 
 /** The key that decides whether a probe's timings still describe a config. */
 export function probeKey(config: CakeConfig): string {

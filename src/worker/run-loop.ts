@@ -4,7 +4,8 @@
  * that the page turns into an estimate of a budget's time.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { runCake, RunControl, type CakeConfig, type EpochResult, type Progress, type SetResult, type Teacher } from '../cake';
+import { runCake, RunControl, type CakeConfig, type EpochResult, type Progress, type SetResult, type StudentCheckpoint, type Teacher } from '../cake';
+import type { SyntheticPool } from '../cake/pool';
 import type { RunReport } from '../cake/report';
 import { buildStudent } from '../models/students';
 import type { ProbeTiming, RunEvent, RunOptions, WireSet, WorkerEvent } from './protocol';
@@ -99,10 +100,19 @@ export interface RunArgs {
   options: RunOptions;
   control: RunControl;
   post: Post;
+  /** Sets of an interrupted run to continue from (see runCake's `pool`); the run adds its new sets to it. */
+  pool?: SyntheticPool;
+  /** A student checkpoint to continue training from (needs the complete pool). */
+  studentResume?: StudentCheckpoint;
+  /** After each finished set (already in `pool`), e.g. to checkpoint it. */
+  onSetDone?: (s: SetResult) => void;
+  /** Awaited after each student epoch with the student's state. */
+  onStudentCheckpoint?: (c: StudentCheckpoint) => void | Promise<void>;
 }
 
 export interface RunOutcome {
   student: tf.LayersModel;
+  pool: SyntheticPool;
   report: RunReport;
   /** Why `auto` built what it built. */
   note?: string;
@@ -127,10 +137,16 @@ export async function driveRun(args: RunArgs): Promise<RunOutcome> {
       control,
       progressIntervalMs: 100,
       onProgress: (p) => outbox.progress(p),
-      onSet: (s) => outbox.set(wireSet(s, sets, options.groupsShown), s.set % stride === 0 || s.set === sets - 1),
+      onSet: (s) => {
+        outbox.set(wireSet(s, sets, options.groupsShown), s.set % stride === 0 || s.set === sets - 1);
+        args.onSetDone?.(s);
+      },
       onEpoch: (e) => outbox.epoch(e),
+      pool: args.pool,
+      studentResume: args.studentResume,
+      onStudentCheckpoint: args.onStudentCheckpoint,
     });
-    return { student: result.student, report: result.report, note: built.note };
+    return { student: result.student, pool: result.pool, report: result.report, note: built.note };
   } catch (e) {
     built.model.dispose();
     throw e;

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:speed -- [--teacher <model.json>] [--steps 10] [--rounds 3] [--warmup 3] [--workers 2]
- *   [--torch-threads 2,1] [--no-torch]`
+ *   [--torch-threads 2,1] [--no-torch] [--browser | --no-browser]`
  *
  * Our synthesis step (LeNet-5 teacher, batch 500, groups of 10, the paper's loss weights, SGD on the inputs) and
  * student step (LeNet-5-half, batch 256, soft targets, SGD with momentum) on the wasm backend, next to the PyTorch
@@ -10,7 +10,10 @@
  * With --workers N > 1 it also measures N synthesis sets at once on worker threads (src/cli/parallel-synth.ts)
  * and reports the effective time per step (the step rate of all workers together). PyTorch runs once per round
  * for each thread count in --torch-threads; the ratios are taken against its fastest setting (on a loaded machine
- * one thread can beat two). Prints JSON.
+ * one thread can beat two). With --browser (the default when /usr/bin/chromium exists; --no-browser skips it) each
+ * round also times the same steps inside the studio's browser worker on wasm (scripts/bench-browser.ts: the built
+ * worker in headless Chromium, the same teacher files, the same loop src/cake/bench.ts) and reports browser / Node.
+ * Prints JSON.
  *
  * Without --teacher the teacher is a LeNet-5 with seeded random weights (the architecture of the PyTorch reference;
  * speed does not depend on the weights).
@@ -35,10 +38,12 @@ import { numberOpt, parseArgs } from '../src/cli/args';
 import { useBackend } from '../src/cli/backend';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { createNodeSetSynthesizer } from '../src/cli/parallel-synth';
+import type { BenchResult } from '../src/worker/protocol';
+import { openBrowserBench, type BrowserBench } from './bench-browser';
 
 const args = parseArgs(process.argv.slice(2), {
   values: ['teacher', 'steps', 'rounds', 'warmup', 'workers', 'torch-threads'],
-  flags: ['no-torch'],
+  flags: ['no-torch', 'browser', 'no-browser'],
 });
 const steps = numberOpt(args, 'steps', 10);
 const rounds = numberOpt(args, 'rounds', 3);
@@ -185,6 +190,10 @@ function torchRun(threads: number): TorchRun {
 
 const torchMissing = torchAvailable();
 const synth = workers > 1 ? await createNodeSetSynthesizer(files, workers) : null;
+const chromiumPath = '/usr/bin/chromium';
+const wantBrowser = args.flags.has('browser') || (!args.flags.has('no-browser') && existsSync(chromiumPath));
+const browser: BrowserBench | null = wantBrowser ? await openBrowserBench({ backend: 'wasm', files }) : null;
+const browserRuns: BenchResult[] = [];
 const loadBefore = load();
 const started = Date.now();
 const ours = { synth: [] as number[], student: [] as number[], parallel: [] as number[] };
@@ -195,8 +204,10 @@ try {
     ours.student.push(await oursStudent(r + 1));
     if (!torchMissing) for (const t of torchThreads) torch.push(torchRun(t));
     if (synth) ours.parallel.push(await oursParallel(synth, r));
+    if (browser) browserRuns.push(await browser.run({ synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, student: 'lenet5-half' }));
   }
 } finally {
+  await browser?.close();
   await synth?.dispose();
   loaded.dispose();
 }
@@ -234,6 +245,19 @@ const result = {
     ...(synth ? { workers, synth_ms_parallel_effective: round2(oursParallelMs) } : {}),
     rounds: { synth: ours.synth.map(round2), student: ours.student.map(round2), parallel: ours.parallel.map(round2) },
   },
+  browser_worker: browser
+    ? {
+        chromium: browser.chromium,
+        backend: browser.backend,
+        synth_ms: round2(min(browserRuns.map((b) => b.synth_ms))),
+        student_ms: round2(min(browserRuns.map((b) => b.student_ms))),
+        rounds: { synth: browserRuns.map((b) => round2(b.synth_ms)), student: browserRuns.map((b) => round2(b.student_ms)) },
+        ratio_browser_over_node: {
+          synth: round2(min(browserRuns.map((b) => b.synth_ms)) / oursSynthMs),
+          student: round2(min(browserRuns.map((b) => b.student_ms)) / oursStudentMs),
+        },
+      }
+    : { skipped: wantBrowser ? 'failed' : args.flags.has('no-browser') ? '--no-browser' : `${chromiumPath} not found` },
   pytorch: torchMissing
     ? { skipped: torchMissing }
     : { version: torch[0]?.version, best_synth_ms: round2(torchSynthMs), best_student_ms: round2(torchStudentMs), ...byThreads },

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Charts } from './Charts';
+import { EvaluationPanel } from './EvaluationPanel';
 import { loadTeacherFiles } from './controller';
 import { HistoryPanel } from './HistoryPanel';
 import { Header } from './Header';
@@ -35,7 +36,7 @@ async function walk(entry: EntryLike, out: { name: string; file: Blob }[]): Prom
   }
 }
 
-async function droppedFiles(dt: DataTransfer): Promise<{ name: string; file: Blob }[]> {
+export async function droppedFiles(dt: DataTransfer): Promise<{ name: string; file: Blob }[]> {
   const entries: EntryLike[] = [];
   for (const item of Array.from(dt.items ?? [])) {
     const entry = (item as unknown as { webkitGetAsEntry?: () => EntryLike | null }).webkitGetAsEntry?.() ?? null;
@@ -125,6 +126,7 @@ export function App() {
           <Alerts />
           <RunPanel />
           <ResultPanel />
+          <EvaluationPanel />
           <HistoryPanel />
           <Charts />
           <Samples />

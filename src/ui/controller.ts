@@ -10,6 +10,7 @@ import {
   type RunRecord,
   type BackendChoice,
   type Command,
+  type EvaluationResult,
   type WireFile,
   type WorkerEvent,
 } from '../worker/protocol';
@@ -221,6 +222,7 @@ function onEvent(e: WorkerEvent): void {
       break;
     case 'student-zip':
     case 'prediction':
+    case 'evaluation':
     case 'request-error': {
       const p = pending.get(e.requestId);
       if (!p) break;
@@ -537,6 +539,17 @@ export async function predict(model: 'student' | 'teacher', data: Float32Array, 
     transfer: [buf],
   }));
   return { data: new Float32Array(ev.data), shape: ev.shape };
+}
+
+/** Labelled evaluation: the worker reads the files (copies; the caller keeps its own) and measures the teacher and,
+ * when one exists, the student. The data goes to src/worker/evaluate.ts only, never to a run. */
+export async function evaluateLabelled(files: WireFile[]): Promise<EvaluationResult> {
+  const copies = files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
+  const ev = await request<WorkerEvent & { type: 'evaluation' }>((id) => ({
+    cmd: { type: 'evaluate', requestId: id, files: copies },
+    transfer: copies.map((f) => f.data),
+  }));
+  return ev.result;
 }
 
 export function crashWorker(reason?: string): void {

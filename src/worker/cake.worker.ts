@@ -32,6 +32,9 @@ import {
 } from './checkpoints';
 import { encodedPoolBytes, resumable, type MemorySample, type RunRecord, type BackendInfo, type Command, type ResultSummary, type TeacherCard, type WireFile, type WorkerEvent } from './protocol';
 import { driveRun, timeProbe, type Post } from './run-loop';
+import { evaluateCommand } from './evaluate';
+import { measureSteps } from '../cake/bench';
+import { buildStudent } from '../models/students';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post: Post = (event: WorkerEvent, transfer: Transferable[] = []) => scope.postMessage(event, transfer);
@@ -525,6 +528,58 @@ async function predict(cmd: Command & { type: 'predict' }): Promise<void> {
   }
 }
 
+/** Diagnostics: time synthesis and student steps on the loaded teacher with this backend (scripts/bench-browser.ts). */
+async function benchCmd(cmd: Command & { type: 'bench' }): Promise<void> {
+  const { requestId } = cmd;
+  try {
+    if (!teacher) throw new Error('load a teacher first');
+    if (run) throw new Error('a run is in progress');
+    const b = await ensureBackend();
+    const { loaded, card } = teacher;
+    const arch = cmd.student ?? 'lenet5-half';
+    const { model } = buildStudent(arch, card.inputShape, card.numClasses, asLayersModel(loaded.model));
+    try {
+      const t = await measureSteps({
+        teacher: loaded.teacher,
+        studentModel: model,
+        inputShape: card.inputShape,
+        numClasses: card.numClasses,
+        synthBatch: cmd.synthBatch,
+        studentBatch: cmd.studentBatch,
+        steps: cmd.steps,
+        warmup: cmd.warmup,
+      });
+      post({
+        type: 'bench',
+        requestId,
+        result: {
+          backend: b.name,
+          adapter: b.adapter,
+          fallbackAdapter: b.fallbackAdapter,
+          synth_ms: t.synth_ms,
+          student_ms: t.student_ms,
+          synth_steps: t.synth_steps,
+          student_steps: t.student_steps,
+          synth_batch: t.synth_batch,
+          student_batch: t.student_batch,
+          group: t.group,
+          steps: t.steps,
+          warmup: t.warmup,
+          device_sync: t.device_sync,
+          student: arch,
+          teacher: { inputShape: card.inputShape, numClasses: card.numClasses, params: card.params },
+          crossOriginIsolated: Boolean((self as { crossOriginIsolated?: boolean }).crossOriginIsolated),
+          userAgent: self.navigator.userAgent,
+        },
+      });
+    } finally {
+      model.dispose();
+    }
+  } catch (e) {
+    post({ type: 'request-error', requestId, message: webGpuDeviceLost() ?? message(e) });
+  }
+}
+
 scope.onmessage = (ev: MessageEvent<Command>) => {
   const cmd = ev.data;
   switch (cmd.type) {
@@ -567,6 +622,10 @@ scope.onmessage = (ev: MessageEvent<Command>) => {
     case 'predict':
       enqueue(() => predict(cmd));
       break;
+    case 'evaluate':
+      // Labelled evaluation lives in ./evaluate.ts: its data is never handed to the run (CAKE).
+      enqueue(() => evaluateCommand(cmd, post, teacher?.loaded ?? null, result?.student ?? null));
+      break;
     case 'resume-checkpoint':
       void cancelProbe();
       enqueue(async () => {
@@ -591,6 +650,10 @@ scope.onmessage = (ev: MessageEvent<Command>) => {
       break;
     case 'lose-device':
       loseDevice();
+      break;
+    case 'bench':
+      void cancelProbe();
+      enqueue(() => benchCmd(cmd));
       break;
     case 'crash':
       setTimeout(() => {

@@ -111,6 +111,31 @@ export interface StudentArchInfo {
   description: string;
 }
 
+/** Accuracy on labelled data the user dropped (src/worker/evaluate.ts; never given to CAKE). */
+export interface LabelledAccuracy {
+  accuracy: number;
+  correct: number;
+  total: number;
+  /** Per true class; null for a class with no images. */
+  perClass: (number | null)[];
+  /** [true][predicted] counts. */
+  confusion: number[][];
+}
+
+/** The answer to `evaluate`: teacher (and, once a run has finished, student) accuracy on the labelled data. */
+export interface EvaluationResult {
+  /** What was read, in words. */
+  source: string;
+  count: number;
+  /** Height × width of the images before padding. */
+  imageSize: [number, number];
+  /** Zero pixels added on each side to fit the teacher's input. */
+  pad: number;
+  classNames: string[];
+  teacher: LabelledAccuracy;
+  student?: LabelledAccuracy;
+}
+
 export interface ResultSummary {
   backend: BackendInfo;
   teacher: { params: number; bytes: number };
@@ -169,11 +194,35 @@ export function resumable(r: RunRecord): boolean {
   return r.checkpointing && (r.status === 'interrupted' || r.status === 'failed' || r.status === 'running') && r.stage !== 'done';
 }
 
+/** What the worker's `bench` command measured (scripts/bench-browser.ts prints it). */
+export interface BenchResult {
+  backend: BackendName;
+  adapter: string;
+  fallbackAdapter?: boolean;
+  synth_ms: number;
+  student_ms: number;
+  synth_steps: number[];
+  student_steps: number[];
+  synth_batch: number;
+  student_batch: number;
+  group: number;
+  steps: number;
+  warmup: number;
+  /** Whether each step waited for the device (webgpu, webgl). */
+  device_sync: boolean;
+  student: string;
+  teacher: { inputShape: number[]; numClasses: number; params: number };
+  crossOriginIsolated: boolean;
+  userAgent: string;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Page → worker
 
 export type Command =
   | { type: 'init'; backend: BackendChoice }
+  /** Labelled evaluation (src/worker/evaluate.ts): accuracy of the teacher and the student on dropped IDX/image files. */
+  | { type: 'evaluate'; requestId: number; files: WireFile[] }
   | { type: 'load-teacher'; requestId: number; files: WireFile[] }
   | { type: 'estimate'; requestId: number; config: CakeConfig }
   | {
@@ -204,13 +253,17 @@ export type Command =
   | { type: 'export-student'; requestId: number; settings: unknown; includePool?: boolean }
   | { type: 'predict'; requestId: number; model: 'student' | 'teacher'; data: ArrayBuffer; shape: number[] }
   /** Diagnostics: throw an uncaught error in the worker (used to test crash recovery). */
-  | { type: 'crash'; reason?: string };
+  | { type: 'crash'; reason?: string }
+  /** Diagnostics: time synthesis and student steps on the loaded teacher (src/cake/bench.ts); answers `bench`. */
+  | { type: 'bench'; requestId: number; synthBatch?: number; studentBatch?: number; steps?: number; warmup?: number; student?: string };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Worker → page
 
 export type WorkerEvent =
   | { type: 'ready'; backend: BackendInfo; studentArchs: StudentArchInfo[] }
+  /** The answer to `evaluate` (errors come as request-error). */
+  | { type: 'evaluation'; requestId: number; result: EvaluationResult }
   | { type: 'backend-error'; message: string }
   /** The WebGPU device is gone; the worker cannot compute any more and should be replaced. */
   | { type: 'device-lost'; message: string }
@@ -243,7 +296,9 @@ export type WorkerEvent =
   | { type: 'run-error'; runId: number; message: string }
   | { type: 'student-zip'; requestId: number; data: ArrayBuffer; filename: string }
   | { type: 'prediction'; requestId: number; data: ArrayBuffer; shape: number[] }
-  | { type: 'request-error'; requestId: number; message: string };
+  | { type: 'request-error'; requestId: number; message: string }
+  /** The answer to `bench`: median ms per step on the worker's backend (errors come as request-error). */
+  | { type: 'bench'; requestId: number; result: BenchResult };
 
 /**
  * Bytes `encodePool` (src/cake/pool.ts) writes for a pool of `sets` chunks: a 24-byte header, then per chunk 16 bytes

@@ -74,7 +74,7 @@ async function expectedConfusion(images: Uint8Array): Promise<{ confusion: numbe
     }),
   );
   const x = idxImagesToTensorData(readIdx(idx([N, 28, 28], images)), meta.preprocessing);
-  const acc = evaluateAccuracy(model, x, [32, 32, 1], LABELS, 10);
+  const acc = await evaluateAccuracy(model, x, [32, 32, 1], LABELS, 10);
   model.dispose();
   return { confusion: acc.confusion, correct: acc.correct };
 }

@@ -45,7 +45,7 @@ const data = await loadIdxPair(test.images, test.labels, {
   mean: pre.mean ?? spec.mean,
   std: pre.std ?? spec.std,
 });
-const teacherAcc = evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses).accuracy;
+const teacherAcc = (await evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
 
 const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];
 let config: CakeConfig | undefined;
@@ -77,7 +77,7 @@ for (let k = 0; k < seeds; k++) {
   });
   line.done();
   if (cache && !cached) await writeFile(cache, encodePool(pool));
-  const acc = evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses).accuracy;
+  const acc = (await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
   if (cached) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
   process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s)\n`);

@@ -35,7 +35,7 @@ export async function evaluate(argv: string[]): Promise<void> {
     const data = await loadIdxPair(required(args, 'images'), required(args, 'labels'), norm);
     if (data.shape[0] !== h || data.shape[1] !== w)
       throw new UsageError(`the images are ${data.shape[0]}×${data.shape[1]} after padding ${pad}, the model takes ${h}×${w}: adjust --pad`);
-    const acc = evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses);
+    const acc = await evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses);
     process.stdout.write(
       JSON.stringify({ accuracy: acc.accuracy, correct: acc.correct, total: acc.total, perClass: acc.perClass, preprocessing: norm }) + '\n',
     );

@@ -5,28 +5,36 @@ export interface Accuracy {
   accuracy: number;
   correct: number;
   total: number;
-  perClass: number[];
+  /** Per true class; null for a class with no samples. */
+  perClass: (number | null)[];
   confusion: number[][];
 }
 
-export function evaluateAccuracy(
+/**
+ * Evaluates a model on preprocessed inputs. Predictions are read asynchronously: the same code runs in the CLI and in
+ * the studio's worker, where a synchronous read destroys the WebGPU device.
+ */
+export async function evaluateAccuracy(
   model: tf.LayersModel,
   x: Float32Array,
   inputShape: readonly number[],
   labels: ArrayLike<number>,
   numClasses: number,
-  batch = 1000,
-): Accuracy {
+  batch = 500,
+): Promise<Accuracy> {
   const d = inputShape.reduce((a, b) => a * b, 1);
   const n = labels.length;
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   let correct = 0;
   for (let start = 0; start < n; start += batch) {
     const m = Math.min(batch, n - start);
-    const pred = tf.tidy(() => {
-      const xb = tf.tensor(x.subarray(start * d, (start + m) * d), [m, ...inputShape]);
-      return tf.argMax(model.predict(xb) as tf.Tensor, -1).dataSync();
+    const out = tf.tidy(() => {
+      const xb = tf.tensor(x.subarray(start * d, (start + m) * d), [m, ...inputShape], 'float32');
+      const y = model.predict(xb);
+      return tf.argMax(Array.isArray(y) ? y[0] : y, -1);
     });
+    const pred = await out.data();
+    out.dispose();
     for (let i = 0; i < m; i++) {
       const t = labels[start + i];
       const p = pred[i];
@@ -36,7 +44,7 @@ export function evaluateAccuracy(
   }
   const perClass = confusion.map((row, c) => {
     const total = row.reduce((a, b) => a + b, 0);
-    return total ? row[c] / total : NaN;
+    return total ? row[c] / total : null;
   });
-  return { accuracy: correct / n, correct, total: n, perClass, confusion };
+  return { accuracy: n ? correct / n : 0, correct, total: n, perClass, confusion };
 }

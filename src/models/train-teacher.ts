@@ -78,8 +78,8 @@ export async function trainTeacher(
     cfg,
     rngForEpoch: (e) => Rng.derive(t.seed, 3, e),
     onStep: hooks.onStep,
-    onEpoch: (e) => {
-      const acc = hooks.onEpoch ? evaluateAccuracy(model, test.x, test.shape, test.labels, C).accuracy : NaN;
+    onEpochEnd: async ({ result: e }) => {
+      const acc = hooks.onEpoch ? (await evaluateAccuracy(model, test.x, test.shape, test.labels, C)).accuracy : NaN;
       hooks.onEpoch?.(e, acc);
     },
     augment: t.shift > 0 ? (x, n) => {
@@ -102,5 +102,5 @@ export async function trainTeacher(
       }
     } : undefined,
   });
-  return { model, test: evaluateAccuracy(model, test.x, test.shape, test.labels, C) };
+  return { model, test: await evaluateAccuracy(model, test.x, test.shape, test.labels, C) };
 }

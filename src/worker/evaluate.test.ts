@@ -135,7 +135,7 @@ describe('accuracyAsync', () => {
       [0, 0, 2],
     ]);
     expect(acc.perClass).toEqual([1, 0.5, 1]);
-    const sync = evaluateAccuracy(model, x, [3], labels, 3);
+    const sync = await evaluateAccuracy(model, x, [3], labels, 3);
     expect(acc.confusion).toEqual(sync.confusion);
     const none = await accuracyAsync(model, x.subarray(0, 3), [3], [0], 3);
     expect(none.perClass).toEqual([1, null, null]);

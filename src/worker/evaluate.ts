@@ -5,6 +5,7 @@
  * CAKE (src/cake): the data never reaches synthesis or student training.
  */
 import * as tf from '@tensorflow/tfjs';
+import { evaluateAccuracy } from '../models/evaluate';
 import { readIdx, type IdxArray } from '../io/idx';
 import type { LoadedTeacher } from '../io/teacher-load';
 import type { Command, EvaluationResult, LabelledAccuracy, WireFile, WorkerEvent } from './protocol';
@@ -240,44 +241,9 @@ export async function readImageFolder(
 // ---------------------------------------------------------------------------------------------------------------
 // Accuracy
 
-/**
- * Accuracy, per-class accuracy and the confusion matrix [true][predicted] of a model on preprocessed data. Reads
- * predictions asynchronously (a synchronous read destroys the WebGPU device inside a worker).
- */
-export async function accuracyAsync(
-  model: tf.LayersModel,
-  x: Float32Array,
-  inputShape: readonly number[],
-  labels: ArrayLike<number>,
-  numClasses: number,
-  batch = 256,
-): Promise<LabelledAccuracy> {
-  const d = inputShape.reduce((a, b) => a * b, 1);
-  const n = labels.length;
-  const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
-  let correct = 0;
-  for (let start = 0; start < n; start += batch) {
-    const m = Math.min(batch, n - start);
-    const out = tf.tidy(() => {
-      const xb = tf.tensor(x.subarray(start * d, (start + m) * d), [m, ...inputShape], 'float32');
-      const y = model.predict(xb);
-      return tf.argMax(Array.isArray(y) ? y[0] : y, -1);
-    });
-    const pred = await out.data();
-    out.dispose();
-    for (let i = 0; i < m; i++) {
-      const t = labels[start + i];
-      const p = pred[i];
-      if (t < numClasses && p < numClasses) confusion[t][p]++;
-      if (p === t) correct++;
-    }
-  }
-  const perClass = confusion.map((row, c) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    return total ? row[c] / total : null;
-  });
-  return { accuracy: n ? correct / n : 0, correct, total: n, perClass, confusion };
-}
+/** Accuracy, per-class accuracy and the confusion matrix: the one implementation the CLI uses too. */
+const accuracyAsync = evaluateAccuracy;
+export { accuracyAsync };
 
 /** Read the dropped files into labelled model inputs for this teacher. */
 export async function prepareLabelled(

@@ -24,12 +24,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { measureSteps, median } from '../src/cake/bench';
 import { presetConfig, withOverrides } from '../src/cake/config';
 import { runSetsInOrder } from '../src/cake/parallel';
-import { Rng } from '../src/cake/rng';
-import { synthesizeSet } from '../src/cake/synthesis';
 import type { Teacher } from '../src/cake/teacher';
-import { trainClassifier } from '../src/cake/train';
 import type { NamedFile } from '../src/io/files';
 import { loadTeacher } from '../src/io/teacher-load';
 import { modelFiles } from '../src/io/test-fixtures';
@@ -57,10 +55,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const torchScript = path.resolve(here, '../../shared/bench/ref_cake_torch.py');
 const python = '/usr/bin/python3';
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round2 = (v: number) => Math.round(v * 100) / 100;
 const load = () => os.loadavg().map(round2);
 
@@ -81,63 +75,13 @@ const inputShape = [...teacher.inputShape];
 const traits = { inputShape, numClasses: teacher.numClasses };
 const base = presetConfig('paper', traits);
 const synthCfg = withOverrides(base, { synthesis: { batchSize: SYNTH_BATCH, steps: warmup + steps } }).synthesis;
-const studentCfg = withOverrides(base, { student: { batchSize: STUDENT_BATCH, epochs: 1 } }).student;
 
-/** Median ms per step of one set, after warm-up: the time between consecutive steps. */
-async function oursSynth(seed: number): Promise<number> {
-  const times: number[] = [];
-  let t0 = performance.now();
-  await synthesizeSet({
-    teacher,
-    cfg: synthCfg,
-    set: seed,
-    eta: 0.01,
-    rng: new Rng(seed),
-    onStep: (step) => {
-      const now = performance.now();
-      if (step > warmup) times.push(now - t0);
-      t0 = now;
-    },
-  });
-  return median(times);
-}
-
-/** Median ms per student step (forward, backward, update) after warm-up, on random inputs and one-hot targets. */
-async function oursStudent(seed: number): Promise<number> {
+/** Median ms per synthesis step and per student step after warm-up: the same measurement as `cake bench`. */
+async function oursSteps(seed: number): Promise<{ synth: number; student: number }> {
   const { model } = buildStudent('lenet5-half', inputShape, teacher.numClasses, loaded.model, { seed });
-  const d = inputShape.reduce((a, b) => a * b, 1);
-  const C = teacher.numClasses;
-  const n = STUDENT_BATCH * (warmup + steps);
-  const rng = new Rng(seed);
-  const xs = rng.fillNormal(new Float32Array(n * d));
-  const ys = new Float32Array(n * C);
-  for (let i = 0; i < n; i++) ys[i * C + rng.int(C)] = 1;
-  const times: number[] = [];
-  let t0 = performance.now();
-  await trainClassifier({
-    model,
-    source: {
-      inputShape,
-      numClasses: C,
-      gather: (idx, x, y) => {
-        for (let k = 0; k < idx.length; k++) {
-          x.set(xs.subarray(idx[k] * d, (idx[k] + 1) * d), k * d);
-          y.set(ys.subarray(idx[k] * C, (idx[k] + 1) * C), k * C);
-        }
-      },
-    },
-    train: Int32Array.from({ length: n }, (_, i) => i),
-    val: new Int32Array(0),
-    cfg: studentCfg,
-    rngForEpoch: () => rng,
-    onStep: (s) => {
-      const now = performance.now();
-      if (s.step > warmup) times.push(now - t0);
-      t0 = now;
-    },
-  });
+  const t = await measureSteps({ teacher, studentModel: model, synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, seed });
   model.dispose();
-  return median(times);
+  return { synth: t.synth_ms, student: t.student_ms };
 }
 
 /** Effective ms per synthesis step with one set per worker running at once: 1 / (sum of the workers' step rates). */
@@ -200,8 +144,9 @@ const ours = { synth: [] as number[], student: [] as number[], parallel: [] as n
 const torch: TorchRun[] = [];
 try {
   for (let r = 0; r < rounds; r++) {
-    ours.synth.push(await oursSynth(r));
-    ours.student.push(await oursStudent(r + 1));
+    const t = await oursSteps(r);
+    ours.synth.push(t.synth);
+    ours.student.push(t.student);
     if (!torchMissing) for (const t of torchThreads) torch.push(torchRun(t));
     if (synth) ours.parallel.push(await oursParallel(synth, r));
     if (browser) browserRuns.push(await browser.run({ synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, student: 'lenet5-half' }));

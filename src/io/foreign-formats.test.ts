@@ -1,22 +1,11 @@
 import { strToU8, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import type { NamedFile } from './files';
-import { TeacherError } from './teacher-error';
-import { loadTeacher } from './teacher-load';
-import { bytesFile } from './test-fixtures';
+import { bytesFile, loadError } from './test-fixtures';
 
 // Model formats CAKE Studio recognises but cannot read: each is named from its bytes (or, for Core ML, its
 // extension) and refused with one sentence on how to convert it.
 
-async function refusal(files: NamedFile[]): Promise<TeacherError> {
-  try {
-    (await loadTeacher(files)).dispose();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TeacherError);
-    return e as TeacherError;
-  }
-  throw new Error('expected loadTeacher to throw');
-}
 
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 const zip = (name: string, entries: Record<string, Uint8Array>): NamedFile => ({ name, data: zipSync(entries).slice().buffer as ArrayBuffer });
@@ -64,13 +53,13 @@ const cases: [string, NamedFile, string][] = [
 
 describe('formats CAKE Studio recognises but does not read', () => {
   it.each(cases)('%s', async (_, file, message) => {
-    const e = await refusal([file]);
+    const e = await loadError([file]);
     expect(e.code).toBe('foreign-format');
     expect(e.message).toBe(message);
   });
 
   it('a SavedModel folder (saved_model.pb with its variables) is named too', async () => {
-    const e = await refusal([bytesFile('m/saved_model.pb', [0x08, 0x01, 0x12], 64), bytesFile('m/variables/variables.index', [0, 1], 16), bytesFile('m/variables/variables.data-00000-of-00001', [0, 1], 16)]);
+    const e = await loadError([bytesFile('m/saved_model.pb', [0x08, 0x01, 0x12], 64), bytesFile('m/variables/variables.index', [0, 1], 16), bytesFile('m/variables/variables.data-00000-of-00001', [0, 1], 16)]);
     expect(e.code).toBe('foreign-format');
     expect(e.message).toMatch(/^"saved_model\.pb" is a TensorFlow SavedModel graph/);
   });
@@ -80,7 +69,7 @@ describe('formats CAKE Studio recognises but does not read', () => {
       'Classifier.mlpackage/Manifest.json': strToU8('{"fileFormatVersion": "1.0.0"}'),
       'Classifier.mlpackage/Data/com.apple.CoreML/model.mlmodel': new Uint8Array([0x08, 0x07, 0x12, 0x10, 0x0a]),
     });
-    const e = await refusal([pkg]);
+    const e = await loadError([pkg]);
     expect(e.code).toBe('foreign-format');
     expect(e.message).toMatch(/^"model\.mlmodel" is a Core ML model/);
   });

@@ -4,24 +4,14 @@ import { initNodeBackend } from '../tfjs/node-backend';
 import type { NamedFile } from './files';
 import { graphModelFixture } from './graph-fixtures';
 import { stridedSliceBackward } from './strided-slice-grad';
-import { TeacherError } from './teacher-error';
 import { inspectTeacher } from './teacher-info';
 import { loadTeacher } from './teacher-load';
-import { jsonFile, maxAbsDiff, zipOf } from './test-fixtures';
+import { jsonFile, maxAbsDiff, zipOf, loadError } from './test-fixtures';
 
 beforeAll(async () => {
   await initNodeBackend();
 });
 
-async function loadError(files: NamedFile[]): Promise<TeacherError> {
-  try {
-    (await loadTeacher(files)).dispose();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TeacherError);
-    return e as TeacherError;
-  }
-  throw new Error('expected loadTeacher to throw');
-}
 
 /** Logits and input gradients of the loaded teacher against the fixture's plain-tfjs reference. */
 function expectMatchesReference(teacher: { logits(x: tf.Tensor): tf.Tensor2D }, reference: (x: tf.Tensor) => tf.Tensor2D, shape: number[]): void {

@@ -5,24 +5,14 @@ import { initNodeBackend } from '../tfjs/node-backend';
 import type { NamedFile } from './files';
 import { keras2Lenet, keras2Nested, keras3Functional, keras3SequentialH5, kerasArchive, kerasH5File, kerasV3Weights, writeH5, type KerasFixture } from './keras-fixtures';
 import { toSnakeCase } from './keras-config';
-import { TeacherError } from './teacher-error';
 import { inspectTeacher } from './teacher-info';
 import { loadTeacher, type LoadedTeacher } from './teacher-load';
-import { bytesFile, maxAbsDiff } from './test-fixtures';
+import { bytesFile, maxAbsDiff, loadError } from './test-fixtures';
 
 beforeAll(async () => {
   await initNodeBackend();
 });
 
-async function loadError(files: NamedFile[]): Promise<TeacherError> {
-  try {
-    (await loadTeacher(files)).dispose();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TeacherError);
-    return e as TeacherError;
-  }
-  throw new Error('expected loadTeacher to throw');
-}
 
 /** The loaded model reproduces the reference's outputs, and its logits are the reference's pre-softmax values. */
 function expectSameAsReference(loaded: LoadedTeacher, fx: KerasFixture): void {

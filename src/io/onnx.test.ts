@@ -4,24 +4,14 @@ import { initNodeBackend } from '../tfjs/node-backend';
 import type { NamedFile } from './files';
 import { detectKind } from './files';
 import { aInt, aInts, floatTensor, node, onnxConvNet, onnxFile, onnxMlp, onnxModel, onnxNhwcLogits, valueInfo, type OnnxFixture } from './onnx-fixtures';
-import { TeacherError } from './teacher-error';
 import { inspectTeacher } from './teacher-info';
 import { loadTeacher, type LoadedTeacher } from './teacher-load';
-import { maxAbsDiff } from './test-fixtures';
+import { maxAbsDiff, loadError } from './test-fixtures';
 
 beforeAll(async () => {
   await initNodeBackend();
 });
 
-async function loadError(files: NamedFile[]): Promise<TeacherError> {
-  try {
-    (await loadTeacher(files)).dispose();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TeacherError);
-    return e as TeacherError;
-  }
-  throw new Error('expected loadTeacher to throw');
-}
 
 /** Logits and input gradients against the fixture's plain-tfjs reference. */
 function expectMatchesReference(loaded: LoadedTeacher, fx: OnnxFixture, batch = 3): void {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { zipSync, strToU8 } from 'fflate';
 import type { NamedFile } from './files';
+import { TeacherError } from './teacher-error';
+import { loadTeacher } from './teacher-load';
 import { weightByteLength } from './weights';
 
 // Test-only helpers: tests build their own teachers in memory and lay them out as the files a converter or a
@@ -108,4 +110,15 @@ export function convClassifier(classes = 4): tf.Sequential {
 /** Largest absolute difference between two tensors' values. */
 export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+/** The TeacherError that loading these files throws; anything else (success, another error) fails the test. */
+export async function loadError(files: NamedFile[]): Promise<TeacherError> {
+  try {
+    (await loadTeacher(files)).dispose();
+  } catch (e) {
+    if (e instanceof TeacherError) return e;
+    throw e;
+  }
+  throw new Error('expected loadTeacher to throw');
 }

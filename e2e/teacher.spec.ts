@@ -18,6 +18,14 @@ import {
 const DEMO = new URL('../public/demo-teacher/', import.meta.url);
 const demoPresent = existsSync(new URL('model.json', DEMO));
 
+test('npm start opens /?demo, and the studio starts on the demo teacher', async ({ page }) => {
+  test.skip(!demoPresent, 'the trained demo teacher is not under public/demo-teacher');
+  await page.goto('/?demo');
+  await expect(page.getByLabel('Teacher card')).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('teacher-input-shape')).toHaveText('[32 × 32 × 1]');
+  await expect(page.getByLabel('Teacher card')).toContainText('mnist');
+});
+
 test('the page loads, shows its backend, and the demo teacher loads into a card', async ({ page }) => {
   if (!demoPresent) {
     // Until the trained demo teacher is committed under public/, serve the fixture teacher in its place.

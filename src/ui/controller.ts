@@ -136,7 +136,10 @@ function onEvent(e: WorkerEvent): void {
         const id = resumeWhenReady;
         resumeWhenReady = null;
         void resumeFromCheckpoint(id);
+      } else if (demoWhenReady && store.getState().teacher.status === 'none') {
+        void loadDemoTeacher();
       }
+      demoWhenReady = false;
       break;
     case 'runs':
       store.setState({ runs: e.runs });
@@ -558,7 +561,11 @@ export function crashWorker(reason?: string): void {
 
 // --- boot --------------------------------------------------------------------------------------------------------
 
+/** `npm start` opens `/?demo`: the studio then starts on the built-in demo teacher. */
+let demoWhenReady = false;
+
 export function boot(): void {
+  demoWhenReady = new URLSearchParams(window.location.search).has('demo');
   const fromHash = settingsFromHash(window.location.hash);
   const settings = fromHash ?? loadStoredSettings();
   useStudio.setState({ backendChoice: loadStoredBackend() });

@@ -65,40 +65,42 @@ export function mergeSliceAxes(
   return { shape: s, begin: b, size: z };
 }
 
-/** Copies the box `begin`/`size` of `src` (with merged-axis shape `shape`) densely into `dst`. */
-function copyBox(
-  src: Heap,
-  dst: Heap,
+/**
+ * Moves the box `begin`/`size` of a tensor with merged-axis shape `shape` between its strided place and a dense
+ * array: 'gather' copies box → dense (Slice), 'scatter' copies dense → box (PadV2). One odometer walks the outer
+ * axes; the innermost axis is copied as a run.
+ */
+function moveBox(
+  boxed: Heap,
+  dense: Heap,
   shape: readonly number[],
   begin: readonly number[],
   size: readonly number[],
+  direction: 'gather' | 'scatter',
 ): void {
   const rank = shape.length;
   const strides = new Array<number>(rank);
   strides[rank - 1] = 1;
   for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
   const run = size[rank - 1];
-  let base = 0;
-  for (let i = 0; i < rank; i++) base += begin[i] * strides[i];
+  let off = 0;
+  for (let i = 0; i < rank; i++) off += begin[i] * strides[i];
   const total = size.reduce((a, v) => a * v, 1);
   if (total === 0) return;
-  if (rank === 1) {
-    dst.set(src.subarray(base, base + run));
-    return;
-  }
-  // Odometer over the outer axes.
-  const idx = new Array<number>(rank - 1).fill(0);
-  let out = 0;
-  let off = base;
+  const gather = direction === 'gather';
+  const idx = new Array<number>(Math.max(0, rank - 1)).fill(0);
   const rows = total / run;
-  for (let r = 0; r < rows; r++) {
+  for (let r = 0, d = 0; r < rows; r++, d += run) {
     if (run >= 32) {
-      dst.set(src.subarray(off, off + run), out);
+      if (gather) dense.set(boxed.subarray(off, off + run), d);
+      else boxed.set(dense.subarray(d, d + run), off);
+    } else if (gather) {
+      for (let k = 0; k < run; k++) dense[d + k] = boxed[off + k];
     } else {
-      for (let k = 0; k < run; k++) dst[out + k] = src[off + k];
+      for (let k = 0; k < run; k++) boxed[off + k] = dense[d + k];
     }
-    out += run;
-    // Advance.
+    if (rank === 1) break;
+    // Advance the odometer over the outer axes.
     let a = rank - 2;
     off += strides[a];
     idx[a]++;
@@ -138,7 +140,7 @@ const slice: KernelFunc = (args) => {
   const out = b.makeOutput(size_, x.dtype);
   if (size_.some((d) => d === 0)) return out;
   const m = mergeSliceAxes(x.shape, begin_, size_);
-  copyBox(b.typedArrayFromHeap(x), b.typedArrayFromHeap(out), m.shape, m.begin, m.size);
+  moveBox(b.typedArrayFromHeap(x), b.typedArrayFromHeap(out), m.shape, m.begin, m.size, 'gather');
   return out;
 };
 
@@ -160,60 +162,17 @@ const padV2: KernelFunc = (args) => {
   const src = b.typedArrayFromHeap(x);
   dst.fill(constantValue);
   if (src.length === 0) return out;
-  // Writing x into the box [pad, pad + shape) of the output is copyBox run backwards: merge the axes of the
+  // Writing x into the box [pad, pad + shape) of the output is moveBox in the scatter direction: merge the axes of the
   // output view, then scatter runs.
   const m = mergeSliceAxes(
     outShape,
     paddings.map((p) => p[0]),
     x.shape,
   );
-  scatterBox(src, dst, m.shape, m.begin, m.size);
+  moveBox(dst, src, m.shape, m.begin, m.size, 'scatter');
   return out;
 };
 
-/** The inverse of copyBox: writes the dense `src` into the box `begin`/`size` of `dst` (merged shape `shape`). */
-function scatterBox(
-  src: Heap,
-  dst: Heap,
-  shape: readonly number[],
-  begin: readonly number[],
-  size: readonly number[],
-): void {
-  const rank = shape.length;
-  const strides = new Array<number>(rank);
-  strides[rank - 1] = 1;
-  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
-  const run = size[rank - 1];
-  let base = 0;
-  for (let i = 0; i < rank; i++) base += begin[i] * strides[i];
-  const total = size.reduce((a, v) => a * v, 1);
-  if (rank === 1) {
-    dst.set(src.subarray(0, run), base);
-    return;
-  }
-  const idx = new Array<number>(rank - 1).fill(0);
-  let inp = 0;
-  let off = base;
-  const rows = total / run;
-  for (let r = 0; r < rows; r++) {
-    if (run >= 32) {
-      dst.set(src.subarray(inp, inp + run), off);
-    } else {
-      for (let k = 0; k < run; k++) dst[off + k] = src[inp + k];
-    }
-    inp += run;
-    let a = rank - 2;
-    off += strides[a];
-    idx[a]++;
-    while (a > 0 && idx[a] === size[a]) {
-      off -= size[a] * strides[a];
-      idx[a] = 0;
-      a--;
-      off += strides[a];
-      idx[a]++;
-    }
-  }
-}
 
 const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };

@@ -4,6 +4,7 @@
  * page (load a teacher, read the store, wait for a run's end).
  */
 import * as tf from '@tensorflow/tfjs';
+import { artifactsOf } from '../src/io/test-fixtures';
 import { expect, type Page } from '@playwright/test';
 import { unzipSync } from 'fflate';
 
@@ -37,15 +38,8 @@ export function fixtureTeacher(): Promise<{ modelJson: Buffer; weights: Buffer }
         tf.layers.dense({ units: FIXTURE_CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
       ],
     });
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-      }),
-    );
+    const a = await artifactsOf(model);
     model.dispose();
-    const a = artifacts!;
     const weights = Buffer.from(tf.io.CompositeArrayBuffer.join(a.weightData!));
     const json = {
       modelTopology: a.modelTopology,

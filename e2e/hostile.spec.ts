@@ -4,19 +4,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect, test, type Page } from '@playwright/test';
+import { artifactsOf } from '../src/io/test-fixtures';
 import { dropTeacher, fixtureTeacher, goodTeacherFiles, openStudio, SMOKE_HASH, waitForRunEnd, type FixtureFile } from './fixtures';
 
 /** Save a Node-built model as model.json + one shard. */
 async function modelFiles(model: tf.LayersModel): Promise<FixtureFile[]> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-    }),
-  );
+  const a = await artifactsOf(model);
   model.dispose();
-  const a = artifacts!;
   const json = {
     modelTopology: a.modelTopology,
     format: 'layers-model',

@@ -25,20 +25,12 @@ import { DEFAULT_DRAFT, draftFrom, type PreprocessingDraft } from './draw';
 import { emptyHistory, pushPoint, type History } from './history';
 import { DEFAULT_SETTINGS, DEFAULT_TRAITS, type Settings } from './settings';
 
-export interface SampleSet {
-  set: number;
-  sets: number;
-  eta: number;
-  inputShape: number[];
-  count: number;
-  batchSize: number;
-  groupSize: number;
-  numClasses: number;
+/** A set as the page keeps it: the wire set with its buffers viewed as typed arrays. */
+export type SampleSet = Omit<WireSet, 'x' | 'targets' | 'probs' | 'losses'> & {
   x: Float32Array;
   targets: Int32Array;
   probs: Float32Array;
-  hitRate: number;
-}
+};
 
 export type AlertScope = 'teacher' | 'run' | 'worker' | 'settings' | 'download' | 'storage';
 

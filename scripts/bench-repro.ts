@@ -1,6 +1,6 @@
 /**
  * `npm run bench:repro -- --data <dir> --dataset mnist|fashion-mnist --teacher <model.json> --preset <p> [--seeds 3]
- *   [--student lenet5-half] [--set key=value …] [--label text] [--no-record]`
+ *   [--student lenet5-half] [--set key=value …] [--label text] [--workers N] [--pool-cache <file>] [--no-record]`
  *
  * Distils the teacher with the engine (exactly what `cake distill` runs), evaluates each student on the data set's
  * t10k split, prints JSON, and appends a row to BENCHMARKS.md. CAKE never sees the data: it is used for the score only.
@@ -15,13 +15,13 @@ import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
 import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
-import { useBackend } from '../src/cli/backend';
+import { synthesisWorkers, useBackend } from '../src/cli/backend';
 import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { ProgressLine } from '../src/cli/progress-line';
 
 const args = parseArgs(process.argv.slice(2), {
-  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache'],
+  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache', 'workers'],
   repeated: ['set'],
   flags: ['no-record', 'quiet'],
 });
@@ -33,7 +33,8 @@ const seeds = numberOpt(args, 'seeds', 1);
 const firstSeed = numberOpt(args, 'first-seed', 0);
 const backend = await useBackend();
 
-const loaded = await loadTeacher(await readTeacherFiles([required(args, 'teacher')]));
+const teacherFiles = await readTeacherFiles([required(args, 'teacher')]);
+const loaded = await loadTeacher(teacherFiles);
 const info = await inspectTeacher(loaded);
 const spec = DATASETS[dataset];
 const pre = info.preprocessing ?? {};
@@ -50,6 +51,7 @@ const teacherAcc = (await evaluateAccuracy(loaded.model, data.x, info.inputShape
 const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];
 let config: CakeConfig | undefined;
 let usedCache = false;
+let workersUsed = 1;
 for (let k = 0; k < seeds; k++) {
   const seed = firstSeed + k;
   config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses }, seed);
@@ -67,7 +69,10 @@ for (let k = 0; k < seeds; k++) {
   // side alone); the file name gets the seed appended. Synthesis time is then that of the cached run.
   const cache = args.values.get('pool-cache') ? `${args.values.get('pool-cache')}.seed${seed}` : undefined;
   const cached = cache ? await readFile(cache).then((b) => decodePool(new Uint8Array(b)), () => undefined) : undefined;
+  const synthesizer = cached && cached.chunks.length >= config.synthesis.sets ? undefined : await synthesisWorkers(args, teacherFiles, backend);
+  if (synthesizer) workersUsed = synthesizer.concurrency;
   const { student, report, pool } = await runCake({
+    synthesizer,
     pool: cached,
     teacher: loaded.teacher,
     config,
@@ -76,6 +81,7 @@ for (let k = 0; k < seeds; k++) {
     onProgress: args.flags.has('quiet') ? undefined : (p) => line.update(p),
   });
   line.done();
+  await synthesizer?.dispose();
   if (cache && !cached) await writeFile(cache, encodePool(pool));
   const acc = (await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
   if (cached) usedCache = true;
@@ -102,6 +108,7 @@ const result = {
   teacherAccuracy: teacherAcc,
   studentAccuracy: { mean, std, runs: accs },
   wallSec: { synthesis: avg((r) => r.synthesisSec), student: avg((r) => r.studentSec) },
+  synthesisWorkers: workersUsed,
   backend,
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
   date: new Date().toISOString().slice(0, 10),
@@ -116,7 +123,7 @@ if (!args.flags.has('no-record')) {
   const pct = (v: number) => (100 * v).toFixed(2);
   const row =
     `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${result.budget.samples} | ` +
-    `${st.epochs} @ lr ${st.lr} | ${result.wallSec.synthesis.toFixed(0)} s / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
+    `${st.epochs} @ lr ${st.lr} | ${result.wallSec.synthesis.toFixed(0)} s${workersUsed > 1 ? ` (${workersUsed} workers)` : ''} / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
     `${pct(mean)}${runs.length > 1 ? ` ± ${pct(std)} (${runs.length} seeds)` : ''} | \`${command}\` |`;
   if (text.includes(marker)) await writeFile(file, text.replace(marker, `${row}\n${marker}`));
   else process.stderr.write(`BENCHMARKS.md has no ${marker} marker; row not recorded\n`);

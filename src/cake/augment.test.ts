@@ -34,4 +34,32 @@ describe('student-batch augmentation', () => {
     // Each mixed sample stays nearer its own value (λ ≥ 0.5).
     expect(x[0]).toBeLessThanOrEqual(0.5);
   });
+
+  it('contrast keeps each sample in the range, rescales it about its mean and leaves the others alone', () => {
+    const d = 64;
+    const n = 200;
+    const x = new Float32Array(n * d);
+    const rng = new Rng(5);
+    rng.fillNormal(x, 0.3);
+    const before = x.slice();
+    augmentBatch(x, n, [8, 8, 1], 'NHWC', { maxShift: 0, mixup: 0, contrast: 0.5, range: [-1, 1] }, new Rng(7), new Float32Array(d));
+    let changed = 0;
+    let saturated = 0;
+    for (let k = 0; k < n; k++) {
+      const a = before.subarray(k * d, (k + 1) * d);
+      const b = x.subarray(k * d, (k + 1) * d);
+      if (a.every((v, i) => v === b[i])) continue;
+      changed++;
+      for (const v of b) expect(v >= -1 && v <= 1).toBe(true);
+      if (b.some((v) => v === -1 || v === 1)) saturated++;
+      // Unclipped pixels keep their order: the map is increasing.
+      const free = [...b.keys()].filter((i) => b[i] > -1 && b[i] < 1);
+      for (let j = 1; j < free.length; j++)
+        expect(Math.sign(b[free[j]] - b[free[0]])).toBe(Math.sign(a[free[j]] - a[free[0]]) || Math.sign(b[free[j]] - b[free[0]]));
+    }
+    // About half the samples, and many of those pushed against an end of the range.
+    expect(changed).toBeGreaterThan(70);
+    expect(changed).toBeLessThan(130);
+    expect(saturated).toBeGreaterThan(changed / 4);
+  });
 });

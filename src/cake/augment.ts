@@ -10,11 +10,16 @@ import type { Rng } from './rng';
  * - mixup: blend each sample with another of the batch, x = λ·a + (1 − λ)·b with λ ~ U(0.5, 1) (the nearer sample
  *   keeps the larger weight), which puts training points between the synthetic samples, across the boundaries that
  *   CAKE's groups straddle.
+ * - contrast: x = clip(a·(x − mean(x)) + b, lo, hi) with a log-uniform in [1, 4] and b uniform in [lo, hi], which
+ *   turns a smooth synthetic texture into bright or dark shapes on a saturated background.
  */
 export interface AugmentOptions {
   maxShift: number;
   /** Share of the batch that is mixed. */
   mixup: number;
+  /** Share of the batch given a random contrast and brightness, clipped to `range`. */
+  contrast?: number;
+  range?: readonly [number, number];
 }
 
 export function augmentBatch(
@@ -48,6 +53,19 @@ export function augmentBatch(
       const a = k * d;
       const b = other * d;
       for (let i = 0; i < d; i++) x[a + i] = lambda * x[a + i] + (1 - lambda) * x[b + i];
+    }
+  }
+  if (opts.contrast && opts.contrast > 0) {
+    const [lo, hi] = opts.range ?? [-1, 1];
+    for (let k = 0; k < n; k++) {
+      if (rng.uniform() >= opts.contrast) continue;
+      const img = x.subarray(k * d, (k + 1) * d);
+      let mean = 0;
+      for (let i = 0; i < d; i++) mean += img[i];
+      mean /= d;
+      const gain = 4 ** rng.uniform();
+      const offset = lo + (hi - lo) * rng.uniform();
+      for (let i = 0; i < d; i++) img[i] = Math.min(hi, Math.max(lo, gain * (img[i] - mean) + offset));
     }
   }
 }

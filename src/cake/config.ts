@@ -45,6 +45,12 @@ export interface SynthesisConfig {
   init: InitKind;
   initStd: number;
   initRange: [number, number];
+  /**
+   * Keep the inputs inside `clampRange` (projected SGD: clip after every step and at the start). Off in the method;
+   * a prior beyond it for teachers whose input range is known (e.g. [-1, 1] for images scaled that way).
+   */
+  clamp: boolean;
+  clampRange: [number, number];
   weights: LossWeights;
   /** `smooth_labels`: label samples with the teacher's softmax (true) or its argmax (false). */
   softLabels: boolean;
@@ -72,6 +78,12 @@ export interface StudentConfig {
   augShift: number;
   /** Share of each student batch blended with another sample (mixup), relabelled by the teacher; 0 is off. */
   augMixup: number;
+  /**
+   * Share of each student batch given a random contrast and brightness, clipped to `synthesis.clampRange`, and
+   * relabelled by the teacher; 0 is off. Puts training points where inputs saturate at the range's ends, as real
+   * images' backgrounds do and synthetic samples never do.
+   */
+  augContrast: number;
 }
 
 export interface CakeConfig {
@@ -126,6 +138,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       init: 'normal',
       initStd: 1,
       initRange: [0, 1],
+      clamp: false,
+      clampRange: [-1, 1],
       weights: row.weights,
       softLabels: true,
     },
@@ -142,6 +156,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       valFraction: 0.01,
       augShift: 0,
       augMixup: 0,
+      augContrast: 0,
     },
   };
   switch (name) {
@@ -235,6 +250,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   pos('synthesis.initStd', s.initStd, 1e3);
   if (!(s.initRange[0] < s.initRange[1]) || !s.initRange.every(Number.isFinite))
     issues.push({ key: 'synthesis.initRange', message: `must be [low, high] with low < high, got [${s.initRange}]` });
+  if (!(s.clampRange[0] < s.clampRange[1]) || !s.clampRange.every(Number.isFinite))
+    issues.push({ key: 'synthesis.clampRange', message: `must be [low, high] with low < high, got [${s.clampRange}]` });
   for (const k of ['cls', 'contr', 'tv', 'entropy'] as const) nonneg(`synthesis.weights.${k}`, s.weights[k]);
   if (s.weights.cls + s.weights.contr + s.weights.tv + s.weights.entropy === 0)
     issues.push({ key: 'synthesis.weights', message: 'at least one loss weight must be above 0' });
@@ -248,6 +265,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
     issues.push({ key: 'student.valFraction', message: `must be in [0, 0.5), got ${st.valFraction}` });
   int('student.augShift', st.augShift, 0, 16);
   if (!(st.augMixup >= 0 && st.augMixup <= 1)) issues.push({ key: 'student.augMixup', message: `must be in [0, 1], got ${st.augMixup}` });
+  if (!(st.augContrast >= 0 && st.augContrast <= 1))
+    issues.push({ key: 'student.augContrast', message: `must be in [0, 1], got ${st.augContrast}` });
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../tfjs/node-backend';
 import { presetConfig, withOverrides, type CakeConfig } from './config';
-import { ConfigError, runCake } from './pipeline';
+import type { SetSynthesizer } from './parallel';
+import { ConfigError, runCake, STREAM } from './pipeline';
+import { Rng } from './rng';
+import { synthesizeSet } from './synthesis';
 import { CancelledError, RunControl, type Progress, type SetResult } from './progress';
 import { decodePool, encodePool, SyntheticPool } from './pool';
 import { randomConvTeacher, teacherFromModel } from './testing';
@@ -125,6 +128,51 @@ describe('a LeNet-size run on the smoke preset', () => {
     expect((await weightsOf(resumed)).map((t) => Array.from(t))).toEqual((await weightsOf(full)).map((t) => Array.from(t)));
     full.dispose();
     resumed.dispose();
+  });
+
+  it('with a set synthesizer running two sets at once, gives the same pool and student as in-process', async () => {
+    const cfg = withOverrides(smoke(9), { synthesis: { sets: 4 } });
+    const teacher = teacherFromModel(teacherModel);
+    const run = async (synthesizer?: SetSynthesizer) => {
+      const student = randomConvTeacher(100);
+      const sets: number[] = [];
+      const progress: Progress[] = [];
+      const { pool } = await runCake({
+        teacher,
+        config: cfg,
+        student,
+        studentArch: 'x',
+        synthesizer,
+        progressIntervalMs: 0,
+        onSet: (s) => sets.push(s.set),
+        onProgress: (p) => progress.push(p),
+      });
+      const w = await weightsOf(student);
+      student.dispose();
+      return { pool: encodePool(pool), w, sets, progress };
+    };
+    // Two "workers" in this thread; odd sets finish first, so delivery order is really tested.
+    const started: number[] = [];
+    const fake: SetSynthesizer = {
+      concurrency: 2,
+      async run(job) {
+        started.push(job.set);
+        const out = await synthesizeSet({ teacher, cfg: job.cfg, set: job.set, eta: job.eta, rng: Rng.derive(job.seed, STREAM.synthesis, job.set) });
+        for (let step = 1; step <= job.cfg.steps; step++) job.onStep?.(step, step === job.cfg.steps ? { losses: out.losses, hitRate: out.hitRate } : null);
+        await new Promise((r) => setTimeout(r, job.set % 2 === 0 ? 30 : 0));
+        return out;
+      },
+      dispose: async () => {},
+    };
+    const here = await run();
+    const there = await run(fake);
+    expect(there.sets).toEqual([0, 1, 2, 3]);
+    expect(started).toEqual([0, 1, 2, 3]);
+    expect(Array.from(there.pool)).toEqual(Array.from(here.pool));
+    expect(there.w.map((t) => Array.from(t))).toEqual(here.w.map((t) => Array.from(t)));
+    const synthProgress = there.progress.filter((p) => p.stage === 'synthesis');
+    expect(synthProgress.length).toBeGreaterThan(0);
+    expect(synthProgress.every((p) => Number.isFinite(p.losses.total) && p.set >= 0 && p.set < 4)).toBe(true);
   });
 
   it('holds the tensor count steady across sets and epochs (no leaks)', async () => {

@@ -7,9 +7,10 @@ import type { OptimizerState } from './optim';
 import { SyntheticPool } from './pool';
 import { Throttle, type EpochResult, type Progress, type RunControl, type SetResult, type SynthesisLosses } from './progress';
 import type { RunReport } from './report';
+import { runSetsInOrder, type SetSynthesizer } from './parallel';
 import { Rng } from './rng';
 import { etaForSet } from './schedule';
-import { synthesizeSet } from './synthesis';
+import { synthesizeSet, type SetOutcome } from './synthesis';
 import type { Teacher } from './teacher';
 import { stepsPerEpoch, trainClassifier } from './train';
 
@@ -46,6 +47,12 @@ export interface RunOptions {
   studentResume?: StudentCheckpoint;
   /** Called and awaited after every student epoch with what a checkpoint needs. */
   onStudentCheckpoint?: (c: StudentCheckpoint) => void | Promise<void>;
+  /**
+   * Runs synthesis sets elsewhere, several at once (e.g. one worker thread per core). Sets are independent and
+   * seeded per set, so the pool equals the in-process one. Without it, sets run one after another here. Pause and
+   * cancel then take effect between sets rather than between steps.
+   */
+  synthesizer?: SetSynthesizer;
 }
 
 /** The student's state after a whole epoch. */
@@ -135,33 +142,20 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const synthStart = Date.now();
   let lastLosses: SynthesisLosses = { cls: NaN, contr: NaN, tv: NaN, entropy: NaN, total: NaN };
   let hitSum = 0;
-  for (let m = firstSet; m < s.sets; m++) {
-    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
-    const outcome = await synthesizeSet({
-      teacher,
-      cfg: s,
+  const reportSynthesis = (m: number, step: number, done: number, losses: SynthesisLosses, hitRate: number) =>
+    onProgress?.({
+      stage: 'synthesis',
       set: m,
-      eta,
-      rng: Rng.derive(config.seed, STREAM.synthesis, m),
-      control,
-      onStep: async (step, read) => {
-        const done = m * s.steps + step;
-        clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
-        if (!onProgress || !throttle.due(step === s.steps)) return;
-        const { losses, hitRate } = await read();
-        onProgress({
-          stage: 'synthesis',
-          set: m,
-          sets: s.sets,
-          step,
-          steps: s.steps,
-          eta,
-          losses,
-          hitRate,
-          ...clock.timing(done, 0, s.batchSize, synthStart, done - firstSet * s.steps),
-        });
-      },
+      sets: s.sets,
+      step,
+      steps: s.steps,
+      eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
+      losses,
+      hitRate,
+      ...clock.timing(done, 0, s.batchSize, synthStart, done - firstSet * s.steps),
     });
+  const finishSet = (m: number, outcome: SetOutcome) => {
+    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
     pool.add({ set: m, eta, x: outcome.x, labels: outcome.labels });
     lastLosses = outcome.losses;
     hitSum += outcome.hitRate;
@@ -179,6 +173,51 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
       hitRate: outcome.hitRate,
       losses: outcome.losses,
     });
+  };
+  if (opts.synthesizer && s.sets > firstSet) {
+    // Several sets at once: steps are counted over all of them; progress shows the set that reported last.
+    let stepsDone = 0;
+    await runSetsInOrder(
+      opts.synthesizer,
+      firstSet,
+      s.sets,
+      (m) => ({
+        cfg: s,
+        seed: config.seed,
+        set: m,
+        eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
+        reportEvery: Math.max(1, Math.floor(s.steps / 8)),
+        onStep: (step, metrics) => {
+          stepsDone++;
+          clock.synthMs = (Date.now() - synthStart) / stepsDone;
+          if (metrics && throttle.due(step === s.steps))
+            reportSynthesis(m, step, firstSet * s.steps + stepsDone, metrics.losses, metrics.hitRate);
+        },
+      }),
+      async (m, outcome) => {
+        await control?.gate();
+        finishSet(m, outcome);
+      },
+    );
+  }
+  for (let m = opts.synthesizer ? s.sets : firstSet; m < s.sets; m++) {
+    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
+    const outcome = await synthesizeSet({
+      teacher,
+      cfg: s,
+      set: m,
+      eta,
+      rng: Rng.derive(config.seed, STREAM.synthesis, m),
+      control,
+      onStep: async (step, read) => {
+        const done = m * s.steps + step;
+        clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
+        if (!onProgress || !throttle.due(step === s.steps)) return;
+        const { losses, hitRate } = await read();
+        reportSynthesis(m, step, done, losses, hitRate);
+      },
+    });
+    finishSet(m, outcome);
   }
   const synthesisSec = (Date.now() - synthStart) / 1000;
   const synthSteps = (s.sets - firstSet) * s.steps;
@@ -189,7 +228,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const studentStart = Date.now();
   let studentStepsDone = 0;
   // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
-  const augmenting = st.augShift > 0 || st.augMixup > 0;
+  const augmenting = st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0;
   let augRng = { epoch: -1, rng: new Rng(0) };
   const augRngFor = (epoch: number) => {
     if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
@@ -207,9 +246,9 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     augment: augmenting
       ? (x, n, epoch) =>
-          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup }, augRngFor(epoch), scratch)
+          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, range: s.clampRange }, augRngFor(epoch), scratch)
       : undefined,
-    relabel: augmenting ? (x) => tf.softmax(teacher.logits(x)) : undefined,
+    relabel: augmenting ? (x) => teacher.logits(x) : undefined,
     control,
     onEpoch,
     startEpoch: resume?.startEpoch,

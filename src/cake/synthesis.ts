@@ -82,7 +82,8 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   const targets = drawTargets(B / K, K, C, rng);
   const targetTensor = tf.tensor1d(targets, 'int32');
   const oneHot = tf.tidy(() => tf.oneHot(targetTensor, C).toFloat()) as tf.Tensor2D;
-  let x: tf.Tensor = tf.tensor(initialInputs(cfg, size, rng), shape);
+  const project = (t: tf.Tensor) => (cfg.clamp ? tf.clipByValue(t, cfg.clampRange[0], cfg.clampRange[1]) : t);
+  let x: tf.Tensor = tf.tidy(() => project(tf.tensor(initialInputs(cfg, size, rng), shape)));
   // Adam's moments, when Adam is chosen; plain SGD keeps no state (a fresh optimiser per set, as in the reference).
   let m1: tf.Tensor | null = cfg.optimizer === 'adam' ? tf.zerosLike(x) : null;
   let m2: tf.Tensor | null = cfg.optimizer === 'adam' ? tf.zerosLike(x) : null;
@@ -140,7 +141,7 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
           const noise = rng.fillNormal(new Float32Array(size), Math.sqrt(2 * eta));
           next = tf.add(next, tf.tensor(noise, shape));
         }
-        return next;
+        return project(next);
       });
       tf.dispose([prev, grad]);
       if (onStep) {

@@ -43,8 +43,9 @@ export interface TrainArgs {
   /** Changes a batch in place before it is used (e.g. shift augmentation for real data). */
   augment?: (x: Float32Array, n: number, epoch: number) => void;
   /**
-   * Labels a (possibly augmented) batch afresh: the teacher's probabilities for exactly these inputs. When given,
-   * the stored labels are not used for training.
+   * Labels a (possibly augmented) batch afresh: the teacher's logits for exactly these inputs. When given, the
+   * stored labels are not used for training; the targets are softmax(logits / T), computed from the logits so that
+   * a high temperature keeps the small probabilities that stored float32 softmax values round to 0.
    */
   relabel?: (x: tf.Tensor) => tf.Tensor2D;
   /**
@@ -73,6 +74,16 @@ export function softTargetCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D
     const soft = tf.softmax(tf.div(tf.log(tf.maximum(targets, 1e-12)), temperature));
     const ce = tf.neg(tf.sum(tf.mul(soft, tf.logSoftmax(tf.div(logits, temperature))), -1));
     return tf.mul(tf.mean(ce), temperature * temperature) as tf.Scalar;
+  });
+}
+
+/** Distillation loss against a teacher's logits: T² · CE(softmax(teacher / T), softmax(student / T)), batch mean. */
+export function logitDistillationLoss(logits: tf.Tensor2D, teacherLogits: tf.Tensor2D, temperature = 1): tf.Scalar {
+  return tf.tidy(() => {
+    const t = temperature;
+    const soft = tf.softmax(t === 1 ? teacherLogits : tf.div(teacherLogits, t));
+    const ce = tf.neg(tf.sum(tf.mul(soft, tf.logSoftmax(t === 1 ? logits : tf.div(logits, t))), -1));
+    return tf.mul(tf.mean(ce), t * t) as tf.Scalar;
   });
 }
 
@@ -110,11 +121,14 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
           cfg.schedule === 'onecycle' ? oneCycleAt(schedule, globalStep) : { lr: cfg.lr, momentum: cfg.momentum };
         const loss = tf.tidy(() => {
           const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
-          const yb = relabel ? relabel(xb) : tf.tensor2d(yBuf, [bs, C]);
-          const { value, grads } = tf.variableGrads(
-            () => softTargetCrossEntropy(model.apply(xb, { training: true }) as tf.Tensor2D, yb, cfg.temperature),
-            vars,
-          );
+          const teacherLogits = relabel ? relabel(xb) : null;
+          const yb = teacherLogits ? null : tf.tensor2d(yBuf, [bs, C]);
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = model.apply(xb, { training: true }) as tf.Tensor2D;
+            return teacherLogits
+              ? logitDistillationLoss(logits, teacherLogits, cfg.temperature)
+              : softTargetCrossEntropy(logits, yb!, cfg.temperature);
+          }, vars);
           optimizer.step(vars, grads, lr, momentum);
           return value;
         });

@@ -46,7 +46,7 @@ describe('cake distill', () => {
   it('turns a LeNet-size teacher into a student that plain tfjs loads and that predicts as the engine’s student', async () => {
     const teacher = await writeModel('good', randomConvTeacher(3));
     const out = path.join(dir, 'student');
-    const r = await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--out', out, '--quiet');
+    const r = await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--workers', '2', '--out', out, '--quiet');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out);
@@ -69,9 +69,10 @@ describe('cake distill', () => {
     const probe = tf.randomNormal([4, 32, 32, 1], 0, 1, 'float32', 9);
     expect((student.predict(probe) as tf.Tensor).shape).toEqual([4, 10]);
 
-    // The same seed run again in-process gives the same predictions as the files (determinism end to end).
+    // The same seed run again with synthesis in-process (the first ran it on two worker threads) gives the same
+    // student, byte for byte (determinism end to end).
     const again = path.join(dir, 'student2');
-    await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--out', again, '--quiet');
+    await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--workers', '1', '--out', again, '--quiet');
     const w2 = await readFile(path.join(again, 'weights.bin'));
     expect(Buffer.compare(weights, w2)).toBe(0);
     tf.dispose([probe]);
@@ -110,6 +111,9 @@ describe('cake distill', () => {
     const badSetting = await cake('distill', '--teacher', await writeModel('ok2', good), '--set', 'synthesis.batchSize=45', '--out', path.join(dir, 'y'), '--quiet');
     expect(badSetting.code).toBe(2);
     expect(badSetting.err).toMatch(/synthesis.batchSize must be a multiple of the group size 10, got 45/);
+    const badWorkers = await cake('distill', '--teacher', await writeModel('ok3', good), '--workers', '0', '--out', path.join(dir, 'z'), '--quiet');
+    expect(badWorkers.code).toBe(2);
+    expect(badWorkers.err).toMatch(/--workers must be a whole number from 1 to 64, got 0/);
   });
 });
 

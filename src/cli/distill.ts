@@ -9,6 +9,7 @@ import {
   type CakeConfig,
   type PresetName,
 } from '../cake';
+import type { SetSynthesizer } from '../cake/parallel';
 import { exportStudent } from '../io/export';
 import { inspectTeacher } from '../io/teacher-info';
 import { loadTeacher } from '../io/teacher-load';
@@ -16,15 +17,15 @@ import { buildStudent } from '../models/students';
 import { numberOpt, parseArgs, required, UsageError } from './args';
 import { readTeacherFiles } from './node-files';
 import { ProgressLine } from './progress-line';
-import { useBackend } from './backend';
+import { synthesisWorkers, useBackend } from './backend';
 
 export const DISTILL_USAGE =
-  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] --out <dir>';
+  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] [--workers N] --out <dir>';
 
 /** `cake distill`: teacher files in, a student (model.json + weights.bin) and report.json out. */
 export async function distill(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['preset', 'student', 'seed', 'out', 'backend'],
+    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers'],
     repeated: ['teacher', 'set'],
     flags: ['quiet'],
   });
@@ -38,7 +39,9 @@ export async function distill(argv: string[]): Promise<void> {
   const line = new ProgressLine();
   const quiet = args.flags.has('quiet');
 
-  const loaded = await loadTeacher(await readTeacherFiles(teacherPaths));
+  const teacherFiles = await readTeacherFiles(teacherPaths);
+  const loaded = await loadTeacher(teacherFiles);
+  let synthesizer: SetSynthesizer | undefined;
   try {
     const info = await inspectTeacher(loaded);
     if (info.gradientCheck && !info.gradientCheck.ok) throw new Error(`the teacher's input gradients are unusable: ${info.gradientCheck.message}`);
@@ -62,7 +65,10 @@ export async function distill(argv: string[]): Promise<void> {
       const s = config.synthesis;
       line.log(`preset ${preset}: ${s.sets} sets × ${s.steps} steps × batch ${s.batchSize}, student ${config.student.epochs} epochs; seed ${config.seed}`);
     }
+    synthesizer = await synthesisWorkers(args, teacherFiles, backend);
+    if (!quiet && synthesizer) line.log(`synthesis on ${synthesizer.concurrency} worker threads`);
     const { student: model, report } = await runCake({
+      synthesizer,
       teacher: loaded.teacher,
       config,
       student: built.model,
@@ -99,6 +105,7 @@ export async function distill(argv: string[]): Promise<void> {
     );
     model.dispose();
   } finally {
+    await synthesizer?.dispose();
     loaded.dispose();
   }
 }

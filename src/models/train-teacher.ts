@@ -56,6 +56,7 @@ export async function trainTeacher(
     // Real data: shifts are applied below with one-hot labels kept (a shifted digit is still that digit).
     augShift: 0,
     augMixup: 0,
+    augContrast: 0,
   };
   const shiftRng = rng.fork();
   const [H, W] = train.shape;

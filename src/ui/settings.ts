@@ -49,6 +49,8 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'synthesis.init', label: 'Initial noise', kind: 'select', options: ['normal', 'uniform'] },
       { key: 'synthesis.initStd', label: 'Noise std', kind: 'number', hint: 'for normal noise' },
       { key: 'synthesis.initRange', label: 'Uniform range', kind: 'range', hint: 'low,high for uniform noise' },
+      { key: 'synthesis.clamp', label: 'Clamp to input range', kind: 'bool', hint: 'keep samples inside the range below' },
+      { key: 'synthesis.clampRange', label: 'Input range', kind: 'range', hint: "low,high of the teacher's inputs (clamp and contrast)" },
       { key: 'synthesis.softLabels', label: 'Soft labels', kind: 'bool', hint: "label with the teacher's softmax" },
     ],
   },
@@ -84,6 +86,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.valFraction', label: 'Held-out share', kind: 'number', hint: 'of the synthetic pool, for agreement' },
       { key: 'student.augShift', label: 'Augment: shift (px)', kind: 'int', hint: 'largest random shift per batch, relabelled by the teacher; 0 is off' },
       { key: 'student.augMixup', label: 'Augment: mixup share', kind: 'number', hint: 'share of each batch blended with another sample, relabelled by the teacher; 0 is off' },
+      { key: 'student.augContrast', label: 'Augment: contrast share', kind: 'number', hint: 'share of each batch given random contrast and brightness within the input range, relabelled by the teacher; 0 is off' },
     ],
   },
 ];

@@ -1,4 +1,5 @@
 import type { SynthesisConfig } from './config';
+import type { RunControl } from './progress';
 import type { SetOutcome, StepMetrics } from './synthesis';
 
 /**
@@ -29,6 +30,8 @@ export interface SetJob {
    */
   onStep?: (step: number, metrics: StepMetrics | null) => void;
   reportEvery?: number;
+  /** The run's pause and cancel, passed on to the set while it runs (a cancelled set rejects with CancelledError). */
+  control?: RunControl;
 }
 
 /**

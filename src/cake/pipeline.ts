@@ -50,7 +50,7 @@ export interface RunOptions {
   /**
    * Runs synthesis sets elsewhere, several at once (e.g. one worker thread per core). Sets are independent and
    * seeded per set, so the pool equals the in-process one. Without it, sets run one after another here. Pause and
-   * cancel then take effect between sets rather than between steps.
+   * cancel reach the sets in flight through the jobs' `control`.
    */
   synthesizer?: SetSynthesizer;
 }
@@ -186,7 +186,9 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
         seed: config.seed,
         set: m,
         eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
-        reportEvery: Math.max(1, Math.floor(s.steps / 8)),
+        // Metrics cost the helper a device read: often enough for live curves, not on every step.
+        reportEvery: Math.max(1, Math.min(10, Math.floor(s.steps / 8))),
+        control,
         onStep: (step, metrics) => {
           stepsDone++;
           clock.synthMs = (Date.now() - synthStart) / stepsDone;
@@ -228,7 +230,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const studentStart = Date.now();
   let studentStepsDone = 0;
   // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
-  const augmenting = st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0;
+  const augmenting = st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0;
   let augRng = { epoch: -1, rng: new Rng(0) };
   const augRngFor = (epoch: number) => {
     if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
@@ -246,7 +248,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     augment: augmenting
       ? (x, n, epoch) =>
-          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, range: s.clampRange }, augRngFor(epoch), scratch)
+          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, range: s.clampRange }, augRngFor(epoch), scratch)
       : undefined,
     relabel: augmenting ? (x) => teacher.logits(x) : undefined,
     control,

@@ -95,22 +95,39 @@ export class CancelledError extends Error {
  * Pause, resume and cancel, honoured between steps. The engine awaits `gate()` before each step; `gate` also yields
  * to the event loop now and then so a worker can receive the very messages that pause or cancel it.
  */
+export type ControlState = 'running' | 'paused' | 'cancelled';
+
 export class RunControl {
   private paused = false;
   private cancelled = false;
   private wake: (() => void) | null = null;
   private lastYield = 0;
+  private readonly listeners = new Set<(state: ControlState) => void>();
 
   pause(): void {
     this.paused = true;
+    this.notify();
   }
   resume(): void {
     this.paused = false;
     this.wake?.();
+    this.notify();
   }
   cancel(): void {
     this.cancelled = true;
     this.wake?.();
+    this.notify();
+  }
+  get state(): ControlState {
+    return this.cancelled ? 'cancelled' : this.paused ? 'paused' : 'running';
+  }
+  /** Hears every pause, resume and cancel (e.g. to pass them on to helpers running sets elsewhere); returns an unsubscribe. */
+  subscribe(listener: (state: ControlState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  private notify(): void {
+    for (const l of this.listeners) l(this.state);
   }
   get isPaused(): boolean {
     return this.paused;

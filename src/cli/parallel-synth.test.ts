@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presetConfig, withOverrides } from '../cake/config';
 import { runSetsInOrder, type SetSynthesizer } from '../cake/parallel';
 import { STREAM } from '../cake/pipeline';
+import { CancelledError, RunControl } from '../cake/progress';
 import { Rng } from '../cake/rng';
 import { synthesizeSet, type SetOutcome } from '../cake/synthesis';
 import { randomConvTeacher } from '../cake/testing';
@@ -63,6 +64,31 @@ describe('Node worker-thread synthesis', () => {
       expect(Array.from(mine.labels)).toEqual(Array.from(ref.labels));
       expect(mine.losses.total).toBe(ref.losses.total);
     }
+  }, 60_000);
+
+  it('passes pause, resume and cancel on to a set in flight', async () => {
+    const control = new RunControl();
+    let steps = 0;
+    const long = { ...cfg, steps: 100_000 };
+    const job = synth.run({ cfg: long, seed, set: 0, eta: 0.05, control, onStep: () => steps++ });
+    const settled = job.then(
+      () => 'resolved',
+      (e: Error) => e,
+    );
+    while (steps < 3) await new Promise((r) => setTimeout(r, 20));
+    control.pause();
+    await new Promise((r) => setTimeout(r, 300)); // messages in flight land
+    const paused = steps;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(steps - paused).toBeLessThanOrEqual(1);
+    control.resume();
+    while (steps < paused + 3) await new Promise((r) => setTimeout(r, 20));
+    control.cancel();
+    const outcome = await settled;
+    expect(outcome).toBeInstanceOf(CancelledError);
+    // The helper is free again: the next job runs.
+    const next = await synth.run({ cfg, seed, set: 1, eta: 0.05 });
+    expect(next.x.length).toBe(20 * 28 * 28);
   }, 60_000);
 
   it('passes a non-finite loss back as NonFiniteLossError', async () => {

@@ -112,6 +112,7 @@ export function RunPanel() {
               {syn && (
                 <span className="stage-detail" data-testid="synthesis-progress">
                   set {syn.set + 1} of {syn.sets} · step {syn.step} of {syn.steps}
+                  {(run.synthesisWorkers ?? 1) > 1 && <span data-testid="synthesis-workers"> · {run.synthesisWorkers} sets at once</span>}
                 </span>
               )}
             </div>

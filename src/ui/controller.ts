@@ -13,6 +13,7 @@ import {
   type EvaluationResult,
   type WireFile,
   type WorkerEvent,
+  type RunOptions,
 } from '../worker/protocol';
 import {
   loadStoredBackend,
@@ -201,6 +202,8 @@ function onEvent(e: WorkerEvent): void {
       break;
     case 'run-started':
       setRunStatus(e.runId, 'running');
+      if (useStudio.getState().run.runId === e.runId)
+        useStudio.setState((s) => ({ run: { ...s.run, synthesisWorkers: e.synthesisWorkers } }));
       if (e.checkpointId) {
         const s = useStudio.getState();
         if (s.run.runId === e.runId) useStudio.setState({ run: { ...s.run, resumedFrom: e.resumedFrom } });
@@ -436,7 +439,7 @@ export async function startRun(): Promise<void> {
     runId,
     config: resolved.config,
     preset: s.settings.overrides && Object.keys(s.settings.overrides).length ? 'custom' : s.settings.preset,
-    options: { groupsShown: GROUPS_SHOWN, gallerySlots: GALLERY_MAX },
+    options: runOptions(),
     checkpoint,
     teacherSource: s.teacher.source,
     settings: settingsFile(s.settings, resolved.config),
@@ -467,7 +470,7 @@ export async function resumeFromCheckpoint(id: string): Promise<void> {
   pendingTeacherRequest = teacherRequestId;
   teacherFiles = null;
   teacherLoading("Loading the checkpoint's teacher", 0.2, record?.teacher.source ?? 'checkpoint');
-  post({ type: 'resume-checkpoint', runId, id, teacherRequestId, options: { groupsShown: GROUPS_SHOWN, gallerySlots: GALLERY_MAX } });
+  post({ type: 'resume-checkpoint', runId, id, teacherRequestId, options: runOptions() });
 }
 
 export function deleteRun(id: string): void {
@@ -563,9 +566,18 @@ export function crashWorker(reason?: string): void {
 
 /** `npm start` opens `/?demo`: the studio then starts on the built-in demo teacher. */
 let demoWhenReady = false;
+/** `?workers=N` sets the synthesis helpers of wasm runs (1: none); absent, the worker picks one per core up to 2. */
+let synthesisWorkers: number | undefined;
+
+function runOptions(): RunOptions {
+  return { groupsShown: GROUPS_SHOWN, gallerySlots: GALLERY_MAX, synthesisWorkers };
+}
 
 export function boot(): void {
-  demoWhenReady = new URLSearchParams(window.location.search).has('demo');
+  const query = new URLSearchParams(window.location.search);
+  demoWhenReady = query.has('demo');
+  const workers = Number(query.get('workers'));
+  synthesisWorkers = Number.isInteger(workers) && workers >= 1 && workers <= 16 ? workers : undefined;
   const fromHash = settingsFromHash(window.location.hash);
   const settings = fromHash ?? loadStoredSettings();
   useStudio.setState({ backendChoice: loadStoredBackend() });

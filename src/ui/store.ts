@@ -55,6 +55,8 @@ export interface RunState {
   checkpoint?: CheckpointState;
   /** Set when this run continues an interrupted one. */
   resumedFrom?: { setsDone: number; epochsDone: number };
+  /** Workers making synthesis sets at once (1: the studio's worker alone). */
+  synthesisWorkers?: number;
   /** The worker's tf.memory() after each set and epoch (bounded: the newest MEMORY_SAMPLES_MAX). */
   memory?: (MemorySample & { stage: 'synthesis' | 'student'; at: number })[];
 }

@@ -7,11 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { registerWasmGradKernels } from '../tfjs/wasm-conv-grad';
+import { tryWasm } from './wasm-backend';
 import type { BackendChoice, BackendInfo, BackendName } from './protocol';
 
 interface AdapterInfoLike {
@@ -74,35 +70,6 @@ function watchDeviceLoss(): void {
     console.error(`cake worker: ${deviceLost}`);
     for (const l of lostListeners) l(deviceLost);
   });
-}
-
-let wasmPathsSet = false;
-let wasmKernelsRegistered = false;
-
-async function tryWasm(): Promise<string | null> {
-  if (!wasmPathsSet) {
-    setWasmPaths({
-      'tfjs-backend-wasm.wasm': wasmPlainUrl,
-      'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
-      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
-    });
-    wasmPathsSet = true;
-  }
-  // The threaded build's pthread workers crash inside Vite module workers; stay single-threaded.
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  if (!(await tf.setBackend('wasm'))) return null;
-  await tf.ready();
-  if (!wasmKernelsRegistered) {
-    registerWasmGradKernels();
-    wasmKernelsRegistered = true;
-  }
-  let simd = false;
-  try {
-    simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-  } catch {
-    simd = false;
-  }
-  return `WebAssembly${simd ? ' SIMD' : ''}, 1 thread`;
 }
 
 function webglRenderer(): string {

@@ -13,6 +13,8 @@ import { TeacherError } from '../io/teacher-error';
 import { inspectTeacher } from '../io/teacher-info';
 import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 import { STUDENT_ARCHS } from '../models/students';
+import type { SetSynthesizer } from '../cake/parallel';
+import { createBrowserSetSynthesizer, defaultSynthesisWorkers } from './synth-pool';
 import { chooseBackend, onWebGpuDeviceLost, webGpuDeviceLost } from './backend';
 import {
   dropCheckpoint,
@@ -390,16 +392,18 @@ async function runWith(args: StartArgs): Promise<void> {
   if (result) result.pool = null;
   const { loaded, card } = teacher;
   const checkpoints = new Checkpointer(record, runId);
+  const sampleSize = card.inputShape.reduce((x, y) => x * y, 1);
+  const pool = args.pool ?? new SyntheticPool(sampleSize, card.numClasses, args.config.synthesis.batchSize);
+  const synthesizer = await synthesisHelpers(b.name, args.options.synthesisWorkers, teacher.files, args.config.synthesis.sets - pool.chunks.length);
   post({
     type: 'run-started',
     runId,
     checkpointId: record.id,
     resumedFrom: args.pool ? { setsDone: record.setsDone, epochsDone: record.epochsDone } : undefined,
+    synthesisWorkers: synthesizer?.concurrency ?? 1,
   });
   if (record.checkpointing) await checkpoints.begin(args.files);
   void postRuns();
-  const sampleSize = card.inputShape.reduce((x, y) => x * y, 1);
-  const pool = args.pool ?? new SyntheticPool(sampleSize, card.numClasses, args.config.synthesis.batchSize);
   try {
     const outcome = await driveRun({
       runId,
@@ -414,6 +418,7 @@ async function runWith(args: StartArgs): Promise<void> {
       studentResume: args.studentResume,
       onSetDone: (s) => checkpoints.set(s),
       onStudentCheckpoint: (c) => checkpoints.student(c),
+      synthesizer,
     });
     const exported = await exportStudent(outcome.student);
     const report: RunReport = { ...outcome.report, backend: b.name };
@@ -458,6 +463,22 @@ async function runWith(args: StartArgs): Promise<void> {
     }
   } finally {
     run = null;
+    await synthesizer?.dispose();
+  }
+}
+
+/**
+ * Helpers for a run on wasm with sets left to make (see synth-pool.ts). None on GPU backends (one device, already
+ * parallel) or when one worker is asked for. If helpers cannot start, the run makes its sets here instead.
+ */
+async function synthesisHelpers(backend: string, wanted: number | undefined, files: WireFile[], setsLeft: number): Promise<SetSynthesizer | undefined> {
+  const n = Math.min(wanted ?? defaultSynthesisWorkers(), setsLeft);
+  if (backend !== 'wasm' || n < 2) return undefined;
+  try {
+    return await createBrowserSetSynthesizer(files, n);
+  } catch (e) {
+    console.warn('cake worker: synthesis helpers could not start; making the sets in this worker', e);
+    return undefined;
   }
 }
 

@@ -154,6 +154,11 @@ export interface RunOptions {
   groupsShown: number;
   /** About how many sets the gallery keeps over a run. */
   gallerySlots: number;
+  /**
+   * Synthesis helpers (extra workers, one wasm backend each) for a run on wasm; absent: one per core, up to 2.
+   * 1 makes every set in the studio's worker. GPU backends never use helpers (they share one device).
+   */
+  synthesisWorkers?: number;
 }
 
 /** tf.memory() in the worker at one point of a run. */
@@ -272,7 +277,14 @@ export type WorkerEvent =
   | { type: 'teacher-error'; requestId: number; message: string }
   | { type: 'estimate'; requestId: number; probe: ProbeTiming }
   | { type: 'estimate-error'; requestId: number; message: string }
-  | { type: 'run-started'; runId: number; checkpointId?: string; resumedFrom?: { setsDone: number; epochsDone: number } }
+  | {
+      type: 'run-started';
+      runId: number;
+      checkpointId?: string;
+      resumedFrom?: { setsDone: number; epochsDone: number };
+      /** Workers making synthesis sets at once (1: the studio's worker alone). */
+      synthesisWorkers: number;
+    }
   | { type: 'runs'; runs: RunRecord[] }
   /** A checkpoint was written (after a set or an epoch). */
   | {

@@ -4,6 +4,7 @@
  * that the page turns into an estimate of a budget's time.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { SetSynthesizer } from '../cake/parallel';
 import { runCake, RunControl, type CakeConfig, type EpochResult, type Progress, type SetResult, type StudentCheckpoint, type Teacher } from '../cake';
 import type { SyntheticPool } from '../cake/pool';
 import type { RunReport } from '../cake/report';
@@ -108,6 +109,8 @@ export interface RunArgs {
   onSetDone?: (s: SetResult) => void;
   /** Awaited after each student epoch with the student's state. */
   onStudentCheckpoint?: (c: StudentCheckpoint) => void | Promise<void>;
+  /** Helpers that make synthesis sets several at a time (see synth-pool.ts); absent: sets are made here. */
+  synthesizer?: SetSynthesizer;
 }
 
 export interface RunOutcome {
@@ -145,6 +148,7 @@ export async function driveRun(args: RunArgs): Promise<RunOutcome> {
       pool: args.pool,
       studentResume: args.studentResume,
       onStudentCheckpoint: args.onStudentCheckpoint,
+      synthesizer: args.synthesizer,
     });
     return { student: result.student, pool: result.pool, report: result.report, note: built.note };
   } catch (e) {

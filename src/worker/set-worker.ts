@@ -1,0 +1,229 @@
+import type { SynthesisConfig } from '../cake/config';
+import type { SetJob, SetSynthesizer } from '../cake/parallel';
+import { CancelledError, RunControl, type ControlState } from '../cake/progress';
+import { STREAM } from '../cake/pipeline';
+import { Rng } from '../cake/rng';
+import { NonFiniteLossError, synthesizeSet, type SetOutcome, type StepMetrics } from '../cake/synthesis';
+import type { NamedFile } from '../io/files';
+import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
+
+/**
+ * Synthesis sets on helper workers, one set at a time each: the messages, the loop a helper runs, and the pool the
+ * run talks to. Platform-neutral: the studio's worker starts browser Workers (synth.worker.ts), the CLI starts Node
+ * worker threads (src/cli/parallel-synth.ts); each side only supplies a `Port` and how to start a backend. Every
+ * helper has its own wasm backend and its own copy of the teacher; set m draws from Rng.derive(seed, synthesis, m),
+ * so a set made by a helper equals the set synthesizeSet makes in-process.
+ */
+
+export type SetWorkerIn =
+  | { type: 'init'; files: NamedFile[] }
+  | { type: 'job'; id: number; cfg: SynthesisConfig; seed: number; set: number; eta: number; reportEvery: number; state: ControlState }
+  /** Pause, resume or cancel a job; handled at once, not queued behind the job it controls. */
+  | { type: 'control'; id: number; state: ControlState };
+
+export type SetWorkerOut =
+  | { type: 'ready' }
+  | { type: 'step'; id: number; step: number; metrics: StepMetrics | null }
+  | {
+      type: 'done';
+      id: number;
+      x: Float32Array;
+      labels: Float32Array;
+      probs: Float32Array;
+      targets: Int32Array;
+      hitRate: number;
+      losses: StepMetrics['losses'];
+    }
+  | { type: 'error'; id: number | null; name: string; message: string; set?: number; step?: number; value?: number };
+
+/** The helper's side: handles messages one at a time, in arrival order. Returns the message handler. */
+export function serveSetJobs(
+  post: (msg: SetWorkerOut, transfer: ArrayBuffer[]) => void,
+  startBackend: () => Promise<unknown>,
+): (msg: SetWorkerIn) => void {
+  let loaded: LoadedTeacher | null = null;
+  let queue = Promise.resolve();
+  const controls = new Map<number, RunControl>();
+  const apply = (control: RunControl, state: ControlState) => {
+    if (state === 'cancelled') control.cancel();
+    else if (state === 'paused') control.pause();
+    else control.resume();
+  };
+  const fail = (id: number | null, e: unknown) => {
+    const err = e as Error & { set?: number; step?: number };
+    const value = e instanceof NonFiniteLossError ? Number(/became (\S+)/.exec(err.message)?.[1]) : undefined;
+    post({ type: 'error', id, name: err.name, message: err.message, set: err.set, step: err.step, value }, []);
+  };
+  const handle = async (msg: SetWorkerIn) => {
+    if (msg.type === 'init') {
+      try {
+        await startBackend();
+        loaded = await loadTeacher(msg.files);
+        post({ type: 'ready' }, []);
+      } catch (e) {
+        fail(null, e);
+      }
+      return;
+    }
+    if (msg.type !== 'job') return;
+    const { id, cfg, seed, set, eta, reportEvery } = msg;
+    const control = controls.get(id)!;
+    try {
+      if (!loaded) throw new Error('synthesis worker: no teacher loaded');
+      const out = await synthesizeSet({
+        teacher: loaded.teacher,
+        cfg,
+        set,
+        eta,
+        control,
+        rng: Rng.derive(seed, STREAM.synthesis, set),
+        onStep: async (step, read) => {
+          const report = step === cfg.steps || (reportEvery > 0 && step % reportEvery === 0);
+          post({ type: 'step', id, step, metrics: report ? await read() : null }, []);
+        },
+      });
+      const buffers = [...new Set([out.x.buffer, out.labels.buffer, out.probs.buffer, out.targets.buffer])] as ArrayBuffer[];
+      post({ type: 'done', id, x: out.x, labels: out.labels, probs: out.probs, targets: out.targets, hitRate: out.hitRate, losses: out.losses }, buffers);
+    } catch (e) {
+      fail(id, e);
+    } finally {
+      controls.delete(id);
+    }
+  };
+  return (msg) => {
+    if (msg.type === 'control') {
+      const control = controls.get(msg.id);
+      if (control) apply(control, msg.state);
+      return;
+    }
+    if (msg.type === 'job') {
+      const control = new RunControl();
+      apply(control, msg.state);
+      controls.set(msg.id, control);
+    }
+    queue = queue.then(() => handle(msg));
+  };
+}
+
+/** The pool's view of one helper: how to send it messages and hear from it. */
+export interface Port {
+  post(msg: SetWorkerIn): void;
+  /** Registers the handlers; `onFail` hears about a helper that errored or exited. */
+  listen(onMessage: (msg: SetWorkerOut) => void, onFail: (e: Error) => void): void;
+  terminate(): Promise<void> | void;
+}
+
+/** Starts `ports.length` helpers with the teacher's files and resolves once all have loaded it. */
+export async function setWorkerPool(ports: Port[], teacherFiles: NamedFile[]): Promise<SetSynthesizer> {
+  let helpers: Helper[];
+  try {
+    helpers = await Promise.all(ports.map((p) => startHelper(p, teacherFiles)));
+  } catch (e) {
+    await Promise.all(ports.map((p) => p.terminate()));
+    throw e;
+  }
+  const idle = [...helpers];
+  const waiting: ((h: Helper) => void)[] = [];
+  const acquire = () => new Promise<Helper>((resolve) => (idle.length ? resolve(idle.pop()!) : waiting.push(resolve)));
+  const release = (h: Helper) => {
+    const next = waiting.shift();
+    if (next) next(h);
+    else idle.push(h);
+  };
+  let nextId = 1;
+  return {
+    concurrency: helpers.length,
+    async run(job: SetJob): Promise<SetOutcome> {
+      const h = await acquire();
+      try {
+        return await h.run(nextId++, job);
+      } finally {
+        release(h);
+      }
+    },
+    async dispose() {
+      await Promise.all(ports.map((p) => p.terminate()));
+    },
+  };
+}
+
+interface Helper {
+  run(id: number, job: SetJob): Promise<SetOutcome>;
+}
+
+function toError(m: Extract<SetWorkerOut, { type: 'error' }>): Error {
+  if (m.name === 'NonFiniteLossError' && m.set != null && m.step != null) return new NonFiniteLossError(m.set, m.step, m.value ?? NaN);
+  if (m.name === 'CancelledError') return new CancelledError();
+  const e = new Error(m.message);
+  e.name = m.name;
+  return e;
+}
+
+function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
+  let current: { id: number; job: SetJob; resolve: (o: SetOutcome) => void; reject: (e: Error) => void } | null = null;
+  let failStart: ((e: Error) => void) | null = null;
+  let dead: Error | null = null;
+  const helper: Helper = {
+    run(id, job) {
+      return new Promise<SetOutcome>((resolve, reject) => {
+        if (dead) return reject(dead);
+        const control = job.control;
+        const unsubscribe = control?.subscribe((state) => port.post({ type: 'control', id, state }));
+        const settle = () => unsubscribe?.();
+        current = {
+          id,
+          job,
+          resolve: (o) => {
+            settle();
+            resolve(o);
+          },
+          reject: (e) => {
+            settle();
+            reject(e);
+          },
+        };
+        port.post({
+          type: 'job',
+          id,
+          cfg: job.cfg,
+          seed: job.seed,
+          set: job.set,
+          eta: job.eta,
+          reportEvery: job.reportEvery ?? 0,
+          state: control?.state ?? 'running',
+        });
+      });
+    },
+  };
+  return new Promise<Helper>((resolveStart, rejectStart) => {
+    failStart = rejectStart;
+    port.listen(
+      (m) => {
+        if (m.type === 'ready') {
+          failStart = null;
+          resolveStart(helper);
+        } else if (m.type === 'error' && m.id == null) {
+          failStart?.(toError(m));
+        } else if (current && 'id' in m && m.id === current.id) {
+          const c = current;
+          if (m.type === 'step') c.job.onStep?.(m.step, m.metrics);
+          else if (m.type === 'done') {
+            current = null;
+            c.resolve({ x: m.x, labels: m.labels, probs: m.probs, targets: m.targets, hitRate: m.hitRate, losses: m.losses });
+          } else if (m.type === 'error') {
+            current = null;
+            c.reject(toError(m));
+          }
+        }
+      },
+      (e) => {
+        dead = e;
+        failStart?.(e);
+        current?.reject(e);
+        current = null;
+      },
+    );
+    // Each helper gets its own copy of the files (posting may transfer or detach them).
+    port.post({ type: 'init', files: files.map((f) => ({ name: f.name, data: f.data.slice(0) })) });
+  });
+}

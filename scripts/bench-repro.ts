@@ -86,7 +86,7 @@ for (let k = 0; k < seeds; k++) {
   const acc = (await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
   if (cached) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
-  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s)\n`);
+  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s)\n`);
   student.dispose();
 }
 loaded.dispose();

@@ -62,4 +62,19 @@ describe('student-batch augmentation', () => {
     expect(changed).toBeLessThan(130);
     expect(saturated).toBeGreaterThan(changed / 4);
   });
+
+  it('blur spreads an impulse over its neighbours with weights summing to one and keeps a flat image flat', () => {
+    const d = 49;
+    const x = new Float32Array(2 * d).fill(0.25);
+    x.fill(0, 0, d);
+    x[24] = 1; // the centre of a 7×7 image
+    augmentBatch(x, 2, [7, 7, 1], 'NHWC', { maxShift: 0, mixup: 0, blur: 1 }, new Rng(1), new Float32Array(d));
+    const first = x.subarray(0, d);
+    const sum = first.reduce((a, b) => a + b, 0);
+    expect(sum).toBeCloseTo(1, 5);
+    expect(first[24]).toBeLessThan(1);
+    expect(first[24]).toBeGreaterThan(first[23]);
+    expect(first[23]).toBeCloseTo(first[25], 6); // symmetric
+    for (const v of x.subarray(d)) expect(v).toBeCloseTo(0.25, 6);
+  });
 });

@@ -10,6 +10,8 @@ import type { Rng } from './rng';
  * - mixup: blend each sample with another of the batch, x = λ·a + (1 − λ)·b with λ ~ U(0.5, 1) (the nearer sample
  *   keeps the larger weight), which puts training points between the synthetic samples, across the boundaries that
  *   CAKE's groups straddle.
+ * - blur: one or two passes of a 3×3 binomial filter, which removes the pixel-scale texture synthesis leaves and
+ *   keeps the shapes.
  * - contrast: x = clip(a·(x − mean(x)) + b, lo, hi) with a log-uniform in [1, 4] and b uniform in [lo, hi], which
  *   turns a smooth synthetic texture into bright or dark shapes on a saturated background.
  */
@@ -19,6 +21,8 @@ export interface AugmentOptions {
   mixup: number;
   /** Share of the batch given a random contrast and brightness, clipped to `range`. */
   contrast?: number;
+  /** Share of the batch smoothed by one or two passes of a 3×3 binomial filter (before any contrast change). */
+  blur?: number;
   range?: readonly [number, number];
 }
 
@@ -55,6 +59,19 @@ export function augmentBatch(
       for (let i = 0; i < d; i++) x[a + i] = lambda * x[a + i] + (1 - lambda) * x[b + i];
     }
   }
+  if (opts.blur && opts.blur > 0 && (layout === 'NHWC' || layout === 'HW' || layout === 'NCHW')) {
+    const [H, W, C] =
+      layout === 'NHWC' ? [inputShape[0], inputShape[1], inputShape[2]] : layout === 'HW' ? [inputShape[0], inputShape[1], 1] : [inputShape[1], inputShape[2], inputShape[0]];
+    for (let k = 0; k < n; k++) {
+      if (rng.uniform() >= opts.blur) continue;
+      const img = x.subarray(k * d, (k + 1) * d);
+      const passes = 1 + rng.int(2);
+      for (let p = 0; p < passes; p++) {
+        binomialBlur(img, scratch.subarray(0, d), H, W, C, layout === 'NCHW');
+        img.set(scratch.subarray(0, d));
+      }
+    }
+  }
   if (opts.contrast && opts.contrast > 0) {
     const [lo, hi] = opts.range ?? [-1, 1];
     for (let k = 0; k < n; k++) {
@@ -68,6 +85,23 @@ export function augmentBatch(
       for (let i = 0; i < d; i++) img[i] = Math.min(hi, Math.max(lo, gain * (img[i] - mean) + offset));
     }
   }
+}
+
+/** out = img filtered by [1 2 1]ᵀ[1 2 1] / 16 per channel, clamping reads to the border. */
+function binomialBlur(img: Float32Array, out: Float32Array, H: number, W: number, C: number, chw: boolean): void {
+  const at = (r: number, c: number, ch: number) => {
+    const rr = Math.min(H - 1, Math.max(0, r));
+    const cc = Math.min(W - 1, Math.max(0, c));
+    return chw ? img[(ch * H + rr) * W + cc] : img[(rr * W + cc) * C + ch];
+  };
+  const k = [1, 2, 1];
+  for (let r = 0; r < H; r++)
+    for (let c = 0; c < W; c++)
+      for (let ch = 0; ch < C; ch++) {
+        let acc = 0;
+        for (let i = -1; i <= 1; i++) for (let j = -1; j <= 1; j++) acc += k[i + 1] * k[j + 1] * at(r + i, c + j, ch);
+        out[chw ? (ch * H + r) * W + c : (r * W + c) * C + ch] = acc / 16;
+      }
 }
 
 /** out = img shifted by (dy, dx), clamping reads to the border (replicate padding). */

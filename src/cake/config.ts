@@ -84,6 +84,8 @@ export interface StudentConfig {
    * images' backgrounds do and synthetic samples never do.
    */
   augContrast: number;
+  /** Share of each student batch smoothed by a small binomial filter (before contrast), relabelled by the teacher; 0 is off. */
+  augBlur: number;
 }
 
 export interface CakeConfig {
@@ -157,6 +159,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augShift: 0,
       augMixup: 0,
       augContrast: 0,
+      augBlur: 0,
     },
   };
   switch (name) {
@@ -267,6 +270,7 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   if (!(st.augMixup >= 0 && st.augMixup <= 1)) issues.push({ key: 'student.augMixup', message: `must be in [0, 1], got ${st.augMixup}` });
   if (!(st.augContrast >= 0 && st.augContrast <= 1))
     issues.push({ key: 'student.augContrast', message: `must be in [0, 1], got ${st.augContrast}` });
+  if (!(st.augBlur >= 0 && st.augBlur <= 1)) issues.push({ key: 'student.augBlur', message: `must be in [0, 1], got ${st.augBlur}` });
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

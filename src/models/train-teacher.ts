@@ -57,6 +57,7 @@ export async function trainTeacher(
     augShift: 0,
     augMixup: 0,
     augContrast: 0,
+    augBlur: 0,
   };
   const shiftRng = rng.fork();
   const [H, W] = train.shape;

@@ -3,7 +3,7 @@
  * by side.
  *
  *   npx tsx scripts/bench-browser.ts [--backend wasm|webgpu|webgl|cpu] [--steps 10] [--warmup 3] [--rounds 1]
- *     [--batch 500] [--student-batch 256] [--student lenet5-half] [--teacher public/demo-teacher]
+ *     [--batch 500] [--student-batch 256] [--student lenet5-half] [--teacher public/demo-teacher] [--workers N]
  *
  * Serves the production build with `vite preview` on 127.0.0.1 (a free port; builds dist/ first when it is missing,
  * or into node_modules/.cache/bench-browser-dist when dist/ is older than the sources, so a server others may be using
@@ -31,6 +31,8 @@ export interface BenchRequest {
   studentBatch?: number;
   steps?: number;
   warmup?: number;
+  /** Synthesis helpers to time making one set each at once (wasm). */
+  workers?: number;
   student?: string;
 }
 
@@ -198,7 +200,7 @@ async function main(): Promise<void> {
   const { parseArgs, numberOpt } = await import('../src/cli/args');
   const { readTeacherFiles } = await import('../src/cli/node-files');
   const args = parseArgs(process.argv.slice(2), {
-    values: ['backend', 'steps', 'warmup', 'rounds', 'batch', 'student-batch', 'student', 'teacher'],
+    values: ['backend', 'steps', 'warmup', 'rounds', 'batch', 'student-batch', 'student', 'teacher', 'workers'],
     flags: [],
   });
   const backend = args.values.get('backend') ?? 'wasm';
@@ -209,6 +211,7 @@ async function main(): Promise<void> {
     synthBatch: numberOpt(args, 'batch', 500),
     studentBatch: numberOpt(args, 'student-batch', 256),
     student: args.values.get('student') ?? 'lenet5-half',
+    workers: numberOpt(args, 'workers', 1),
   };
   const teacherPath = args.values.get('teacher') ?? join(root, 'public', 'demo-teacher');
   const files = await readTeacherFiles([teacherPath]);
@@ -236,6 +239,7 @@ async function main(): Promise<void> {
     method: `min over ${rounds} round(s) of the median of ${last.steps} steps after ${last.warmup} warm-up steps${last.device_sync ? ', each step awaiting a read of its result' : ''}`,
     synth_ms: r2(Math.min(...results.map((r) => r.synth_ms))),
     student_ms: r2(Math.min(...results.map((r) => r.student_ms))),
+    ...(last.workers ? { workers: last.workers, synth_ms_parallel_effective: r2(Math.min(...results.map((r) => r.synth_ms_parallel_effective ?? Infinity))) } : {}),
     rounds: { synth: results.map((r) => r2(r.synth_ms)), student: results.map((r) => r2(r.student_ms)) },
     crossOriginIsolated: last.crossOriginIsolated,
     machine: { cpus: os.cpus().length, loadavg_before: loadBefore.map(r2), loadavg_after: os.loadavg().map(r2) },

@@ -11,7 +11,8 @@
  * and reports the effective time per step (the step rate of all workers together). PyTorch runs once per round
  * for each thread count in --torch-threads; the ratios are taken against its fastest setting (on a loaded machine
  * one thread can beat two). With --browser (the default when /usr/bin/chromium exists; --no-browser skips it) each
- * round also times the same steps inside the studio's browser worker on wasm (scripts/bench-browser.ts: the built
+ * round also times the same steps inside the studio's browser worker on wasm, and with --workers N its synthesis helpers
+ * (src/worker/synth-pool.ts) making N sets at once (scripts/bench-browser.ts: the built
  * worker in headless Chromium, the same teacher files, the same loop src/cake/bench.ts) and reports browser / Node.
  * Prints JSON.
  *
@@ -24,9 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { measureSteps, median } from '../src/cake/bench';
+import { measureParallelSynthesis, measureSteps, median } from '../src/cake/bench';
 import { presetConfig, withOverrides } from '../src/cake/config';
-import { runSetsInOrder } from '../src/cake/parallel';
 import type { Teacher } from '../src/cake/teacher';
 import type { NamedFile } from '../src/io/files';
 import { loadTeacher } from '../src/io/teacher-load';
@@ -84,32 +84,6 @@ async function oursSteps(seed: number): Promise<{ synth: number; student: number
   return { synth: t.synth_ms, student: t.student_ms };
 }
 
-/** Effective ms per synthesis step with one set per worker running at once: 1 / (sum of the workers' step rates). */
-async function oursParallel(synth: Awaited<ReturnType<typeof createNodeSetSynthesizer>>, round: number): Promise<number> {
-  const perSet = new Map<number, number[]>();
-  const last = new Map<number, number>();
-  await runSetsInOrder(
-    synth,
-    0,
-    synth.concurrency,
-    (set) => ({
-      cfg: synthCfg,
-      seed: 100 + round,
-      set,
-      eta: 0.01,
-      onStep: (step) => {
-        const now = performance.now();
-        const prev = last.get(set);
-        if (step > warmup && prev != null) perSet.set(set, [...(perSet.get(set) ?? []), now - prev]);
-        last.set(set, now);
-      },
-    }),
-    () => undefined,
-  );
-  const rate = [...perSet.values()].reduce((r, t) => r + 1 / median(t), 0);
-  return 1 / rate;
-}
-
 interface TorchRun {
   threads: number;
   synth: number;
@@ -148,8 +122,8 @@ try {
     ours.synth.push(t.synth);
     ours.student.push(t.student);
     if (!torchMissing) for (const t of torchThreads) torch.push(torchRun(t));
-    if (synth) ours.parallel.push(await oursParallel(synth, r));
-    if (browser) browserRuns.push(await browser.run({ synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, student: 'lenet5-half' }));
+    if (synth) ours.parallel.push(await measureParallelSynthesis(synth, traits, { synthBatch: SYNTH_BATCH, steps, warmup, seed: 100 + r }));
+    if (browser) browserRuns.push(await browser.run({ synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, student: 'lenet5-half', workers }));
   }
 } finally {
   await browser?.close();
@@ -162,6 +136,7 @@ const min = (xs: number[]) => (xs.length ? Math.min(...xs) : NaN);
 const oursSynthMs = min(ours.synth);
 const oursStudentMs = min(ours.student);
 const oursParallelMs = min(ours.parallel);
+const browserParallelMs = browserRuns.some((b) => b.synth_ms_parallel_effective != null) ? min(browserRuns.map((b) => b.synth_ms_parallel_effective ?? Infinity)) : 0;
 const torchSynthMs = min(torch.map((t) => t.synth));
 const torchStudentMs = min(torch.map((t) => t.student));
 const byThreads = Object.fromEntries(
@@ -196,10 +171,16 @@ const result = {
         backend: browser.backend,
         synth_ms: round2(min(browserRuns.map((b) => b.synth_ms))),
         student_ms: round2(min(browserRuns.map((b) => b.student_ms))),
-        rounds: { synth: browserRuns.map((b) => round2(b.synth_ms)), student: browserRuns.map((b) => round2(b.student_ms)) },
+        ...(browserParallelMs ? { workers, synth_ms_parallel_effective: round2(browserParallelMs) } : {}),
+        rounds: {
+          synth: browserRuns.map((b) => round2(b.synth_ms)),
+          student: browserRuns.map((b) => round2(b.student_ms)),
+          parallel: browserRuns.map((b) => round2(b.synth_ms_parallel_effective ?? NaN)),
+        },
         ratio_browser_over_node: {
           synth: round2(min(browserRuns.map((b) => b.synth_ms)) / oursSynthMs),
           student: round2(min(browserRuns.map((b) => b.student_ms)) / oursStudentMs),
+          ...(browserParallelMs && synth ? { synth_parallel: round2(browserParallelMs / oursParallelMs) } : {}),
         },
       }
     : { skipped: wantBrowser ? 'failed' : args.flags.has('no-browser') ? '--no-browser' : `${chromiumPath} not found` },

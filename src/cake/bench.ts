@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { presetConfig, withOverrides } from './config';
+import { runSetsInOrder, type SetSynthesizer } from './parallel';
 import { Rng } from './rng';
 import { synthesizeSet } from './synthesis';
 import type { Teacher } from './teacher';
@@ -143,4 +144,42 @@ export async function measureSteps(args: MeasureStepsArgs): Promise<StepTimes> {
     steps,
     warmup,
   };
+}
+
+/**
+ * Effective ms per synthesis step with one set per helper running at once: 1 / (the sum of the helpers' step
+ * rates), each rate from the median gap between a helper's consecutive steps after `warmup` steps. The same
+ * workload as measureSteps' synthesis step.
+ */
+export async function measureParallelSynthesis(
+  synth: SetSynthesizer,
+  traits: { inputShape: number[]; numClasses: number },
+  opts: { synthBatch?: number; steps?: number; warmup?: number; seed?: number } = {},
+): Promise<number> {
+  const warmup = opts.warmup ?? 3;
+  const cfg = withOverrides(presetConfig('paper', traits), {
+    synthesis: { batchSize: opts.synthBatch ?? 500, steps: warmup + (opts.steps ?? 20) },
+  }).synthesis;
+  const gaps = new Map<number, number[]>();
+  const last = new Map<number, number>();
+  await runSetsInOrder(
+    synth,
+    0,
+    synth.concurrency,
+    (set) => ({
+      cfg,
+      seed: opts.seed ?? 1,
+      set,
+      eta: 0.01,
+      onStep: (step) => {
+        const now = performance.now();
+        const prev = last.get(set);
+        if (step > warmup && prev != null) gaps.set(set, [...(gaps.get(set) ?? []), now - prev]);
+        last.set(set, now);
+      },
+    }),
+    () => undefined,
+  );
+  const rate = [...gaps.values()].reduce((r, t) => r + 1 / median(t), 0);
+  return 1 / rate;
 }

@@ -35,7 +35,7 @@ import {
 import { encodedPoolBytes, resumable, type MemorySample, type RunRecord, type BackendInfo, type Command, type ResultSummary, type TeacherCard, type WireFile, type WorkerEvent } from './protocol';
 import { driveRun, timeProbe, type Post } from './run-loop';
 import { evaluateCommand } from './evaluate';
-import { measureSteps } from '../cake/bench';
+import { measureParallelSynthesis, measureSteps } from '../cake/bench';
 import { buildStudent } from '../models/students';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -570,6 +570,20 @@ async function benchCmd(cmd: Command & { type: 'bench' }): Promise<void> {
         steps: cmd.steps,
         warmup: cmd.warmup,
       });
+      let parallel: { workers: number; synth_ms_parallel_effective: number } | undefined;
+      if ((cmd.workers ?? 1) > 1 && b.name === 'wasm') {
+        const helpers = await createBrowserSetSynthesizer(teacher.files, cmd.workers!);
+        try {
+          const ms = await measureParallelSynthesis(
+            helpers,
+            { inputShape: card.inputShape, numClasses: card.numClasses },
+            { synthBatch: cmd.synthBatch, steps: cmd.steps, warmup: cmd.warmup },
+          );
+          parallel = { workers: helpers.concurrency, synth_ms_parallel_effective: ms };
+        } finally {
+          await helpers.dispose();
+        }
+      }
       post({
         type: 'bench',
         requestId,
@@ -587,6 +601,7 @@ async function benchCmd(cmd: Command & { type: 'bench' }): Promise<void> {
           steps: t.steps,
           warmup: t.warmup,
           device_sync: t.device_sync,
+          ...parallel,
           student: arch,
           teacher: { inputShape: card.inputShape, numClasses: card.numClasses, params: card.params },
           crossOriginIsolated: Boolean((self as { crossOriginIsolated?: boolean }).crossOriginIsolated),

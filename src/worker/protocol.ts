@@ -215,6 +215,9 @@ export interface BenchResult {
   warmup: number;
   /** Whether each step waited for the device (webgpu, webgl). */
   device_sync: boolean;
+  /** With `workers`: the helpers used and the effective ms per synthesis step of all of them together. */
+  workers?: number;
+  synth_ms_parallel_effective?: number;
   student: string;
   teacher: { inputShape: number[]; numClasses: number; params: number };
   crossOriginIsolated: boolean;
@@ -260,7 +263,17 @@ export type Command =
   /** Diagnostics: throw an uncaught error in the worker (used to test crash recovery). */
   | { type: 'crash'; reason?: string }
   /** Diagnostics: time synthesis and student steps on the loaded teacher (src/cake/bench.ts); answers `bench`. */
-  | { type: 'bench'; requestId: number; synthBatch?: number; studentBatch?: number; steps?: number; warmup?: number; student?: string };
+  | {
+      type: 'bench';
+      requestId: number;
+      synthBatch?: number;
+      studentBatch?: number;
+      steps?: number;
+      warmup?: number;
+      student?: string;
+      /** Also time this many synthesis helpers making one set each at once (wasm only). */
+      workers?: number;
+    };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Worker → page

@@ -83,10 +83,11 @@ for (let k = 0; k < seeds; k++) {
   line.done();
   await synthesizer?.dispose();
   if (cache && !cached) await writeFile(cache, encodePool(pool));
-  const acc = (await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
+  const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);
+  const acc = scored.accuracy;
   if (cached) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
-  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s)\n`);
+  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s); per class ${scored.perClass.map((p) => (p == null ? '–' : (100 * p).toFixed(0))).join(' ')}\n`);
   student.dispose();
 }
 loaded.dispose();

@@ -77,4 +77,16 @@ describe('student-batch augmentation', () => {
     expect(first[23]).toBeCloseTo(first[25], 6); // symmetric
     for (const v of x.subarray(d)) expect(v).toBeCloseTo(0.25, 6);
   });
+
+  it('background keeps a central ellipse and sets the corners to the low end of the range', () => {
+    const d = 16 * 16;
+    const x = new Float32Array(d).fill(0.5);
+    augmentBatch(x, 1, [16, 16, 1], 'NHWC', { maxShift: 0, mixup: 0, background: 1, range: [-1, 1] }, new Rng(2), new Float32Array(d));
+    for (const corner of [0, 15, 15 * 16, d - 1]) expect(x[corner]).toBe(-1);
+    expect(x[8 * 16 + 8]).toBe(0.5); // the centre stays
+    const kept = x.filter((v) => v === 0.5).length;
+    // Semi-axes of 30-50 % of the side: between about 28 % and 79 % of the area.
+    expect(kept / d).toBeGreaterThan(0.2);
+    expect(kept / d).toBeLessThan(0.85);
+  });
 });

@@ -14,6 +14,8 @@ import type { Rng } from './rng';
  *   keeps the shapes.
  * - contrast: x = clip(a·(x − mean(x)) + b, lo, hi) with a log-uniform in [1, 4] and b uniform in [lo, hi], which
  *   turns a smooth synthetic texture into bright or dark shapes on a saturated background.
+ * - background (last): keep a random ellipse near the centre and set the rest to the low end of the input range, an
+ *   object on a dark background as in digit and garment images (a prior about such data, off unless asked for).
  */
 export interface AugmentOptions {
   maxShift: number;
@@ -23,6 +25,8 @@ export interface AugmentOptions {
   contrast?: number;
   /** Share of the batch smoothed by one or two passes of a 3×3 binomial filter (before any contrast change). */
   blur?: number;
+  /** Share of the batch cut to a random ellipse around the centre, the outside set to the range's low end. */
+  background?: number;
   range?: readonly [number, number];
 }
 
@@ -36,9 +40,9 @@ export function augmentBatch(
   scratch: Float32Array,
 ): void {
   const d = inputShape.reduce((a, b) => a * b, 1);
-  if (opts.maxShift > 0 && (layout === 'NHWC' || layout === 'HW' || layout === 'NCHW')) {
-    const [H, W, C] =
-      layout === 'NHWC' ? [inputShape[0], inputShape[1], inputShape[2]] : layout === 'HW' ? [inputShape[0], inputShape[1], 1] : [inputShape[1], inputShape[2], inputShape[0]];
+  const image = imageDims(inputShape, layout);
+  if (opts.maxShift > 0 && image) {
+    const [H, W, C] = image;
     for (let k = 0; k < n; k++) {
       const dy = rng.int(2 * opts.maxShift + 1) - opts.maxShift;
       const dx = rng.int(2 * opts.maxShift + 1) - opts.maxShift;
@@ -59,9 +63,8 @@ export function augmentBatch(
       for (let i = 0; i < d; i++) x[a + i] = lambda * x[a + i] + (1 - lambda) * x[b + i];
     }
   }
-  if (opts.blur && opts.blur > 0 && (layout === 'NHWC' || layout === 'HW' || layout === 'NCHW')) {
-    const [H, W, C] =
-      layout === 'NHWC' ? [inputShape[0], inputShape[1], inputShape[2]] : layout === 'HW' ? [inputShape[0], inputShape[1], 1] : [inputShape[1], inputShape[2], inputShape[0]];
+  if (opts.blur && opts.blur > 0 && image) {
+    const [H, W, C] = image;
     for (let k = 0; k < n; k++) {
       if (rng.uniform() >= opts.blur) continue;
       const img = x.subarray(k * d, (k + 1) * d);
@@ -85,6 +88,32 @@ export function augmentBatch(
       for (let i = 0; i < d; i++) img[i] = Math.min(hi, Math.max(lo, gain * (img[i] - mean) + offset));
     }
   }
+  if (opts.background && opts.background > 0 && image) {
+    const [H, W, C] = image;
+    const lo = (opts.range ?? [-1, 1])[0];
+    for (let k = 0; k < n; k++) {
+      if (rng.uniform() >= opts.background) continue;
+      const img = x.subarray(k * d, (k + 1) * d);
+      // Semi-axes 30-50 % of the side, centre within 10 % of the middle.
+      const ry = H * (0.3 + 0.2 * rng.uniform());
+      const rx = W * (0.3 + 0.2 * rng.uniform());
+      const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
+      const cx = (W - 1) / 2 + W * 0.1 * (2 * rng.uniform() - 1);
+      for (let r = 0; r < H; r++)
+        for (let c = 0; c < W; c++) {
+          if (((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1) continue;
+          for (let ch = 0; ch < C; ch++) img[layout === 'NCHW' ? (ch * H + r) * W + c : (r * W + c) * C + ch] = lo;
+        }
+    }
+  }
+}
+
+/** Height, width and channels of an image input; null for flat inputs (no spatial augmentation). */
+function imageDims(shape: readonly number[], layout: InputLayout): [number, number, number] | null {
+  if (layout === 'NHWC') return [shape[0], shape[1], shape[2]];
+  if (layout === 'HW') return [shape[0], shape[1], 1];
+  if (layout === 'NCHW') return [shape[1], shape[2], shape[0]];
+  return null;
 }
 
 /** out = img filtered by [1 2 1]ᵀ[1 2 1] / 16 per channel, clamping reads to the border. */

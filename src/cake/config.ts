@@ -86,6 +86,11 @@ export interface StudentConfig {
   augContrast: number;
   /** Share of each student batch smoothed by a small binomial filter (before contrast), relabelled by the teacher; 0 is off. */
   augBlur: number;
+  /**
+   * Share of each student batch cut to a random central ellipse on a background at the low end of
+   * `synthesis.clampRange` (a dark-background prior for digit- and garment-like data), relabelled; 0 is off.
+   */
+  augBackground: number;
 }
 
 export interface CakeConfig {
@@ -160,6 +165,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augMixup: 0,
       augContrast: 0,
       augBlur: 0,
+      augBackground: 0,
     },
   };
   switch (name) {
@@ -271,6 +277,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   if (!(st.augContrast >= 0 && st.augContrast <= 1))
     issues.push({ key: 'student.augContrast', message: `must be in [0, 1], got ${st.augContrast}` });
   if (!(st.augBlur >= 0 && st.augBlur <= 1)) issues.push({ key: 'student.augBlur', message: `must be in [0, 1], got ${st.augBlur}` });
+  if (!(st.augBackground >= 0 && st.augBackground <= 1))
+    issues.push({ key: 'student.augBackground', message: `must be in [0, 1], got ${st.augBackground}` });
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

@@ -58,6 +58,7 @@ export async function trainTeacher(
     augMixup: 0,
     augContrast: 0,
     augBlur: 0,
+    augBackground: 0,
   };
   const shiftRng = rng.fork();
   const [H, W] = train.shape;

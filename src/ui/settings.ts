@@ -88,6 +88,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.augMixup', label: 'Augment: mixup share', kind: 'number', hint: 'share of each batch blended with another sample, relabelled by the teacher; 0 is off' },
       { key: 'student.augContrast', label: 'Augment: contrast share', kind: 'number', hint: 'share of each batch given random contrast and brightness within the input range, relabelled by the teacher; 0 is off' },
       { key: 'student.augBlur', label: 'Augment: blur share', kind: 'number', hint: 'share of each batch smoothed by a small filter, relabelled by the teacher; 0 is off' },
+      { key: 'student.augBackground', label: 'Augment: background share', kind: 'number', hint: 'share of each batch cut to a central ellipse on a dark background, relabelled by the teacher; 0 is off' },
     ],
   },
 ];

@@ -54,7 +54,7 @@ let usedCache = false;
 let workersUsed = 1;
 for (let k = 0; k < seeds; k++) {
   const seed = firstSeed + k;
-  config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses }, seed);
+  config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange }, seed);
   if (args.values.get('student')) config = { ...config, student: { ...config.student, arch: args.values.get('student')! } };
   else config = { ...config, student: { ...config.student, arch: 'lenet5-half' } };
   for (const kv of args.repeated.get('set') ?? []) {

@@ -45,7 +45,7 @@ export async function distill(argv: string[]): Promise<void> {
   try {
     const info = await inspectTeacher(loaded);
     if (info.gradientCheck && !info.gradientCheck.ok) throw new Error(`the teacher's input gradients are unusable: ${info.gradientCheck.message}`);
-    const traits = { inputShape: info.inputShape, numClasses: info.numClasses };
+    const traits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
     let config: CakeConfig = presetConfig(preset, traits, seed);
     const student = args.values.get('student');
     if (student) config = { ...config, student: { ...config.student, arch: student } };

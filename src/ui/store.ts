@@ -151,7 +151,7 @@ const get = useStudio.getState;
 
 export function traitsOf(state: Pick<StudioState, 'teacher'>): TeacherTraits {
   const card = state.teacher.card;
-  return card ? { inputShape: card.inputShape, numClasses: card.numClasses } : DEFAULT_TRAITS;
+  return card ? { inputShape: card.inputShape, numClasses: card.numClasses, inputRange: card.preprocessing?.inputRange } : DEFAULT_TRAITS;
 }
 
 export function isRunActive(status: RunStatus): boolean {

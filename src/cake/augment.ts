@@ -94,9 +94,9 @@ export function augmentBatch(
     for (let k = 0; k < n; k++) {
       if (rng.uniform() >= opts.background) continue;
       const img = x.subarray(k * d, (k + 1) * d);
-      // Semi-axes 30-50 % of the side, centre within 10 % of the middle.
-      const ry = H * (0.3 + 0.2 * rng.uniform());
-      const rx = W * (0.3 + 0.2 * rng.uniform());
+      // Semi-axes 15-50 % of the side each (narrow, tall, wide or round shapes), centre within 10 % of the middle.
+      const ry = H * (0.15 + 0.35 * rng.uniform());
+      const rx = W * (0.15 + 0.35 * rng.uniform());
       const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
       const cx = (W - 1) / 2 + W * 0.1 * (2 * rng.uniform() - 1);
       for (let r = 0; r < H; r++)
@@ -116,22 +116,33 @@ function imageDims(shape: readonly number[], layout: InputLayout): [number, numb
   return null;
 }
 
-/** out = img filtered by [1 2 1]ᵀ[1 2 1] / 16 per channel, clamping reads to the border. */
+/**
+ * out = img filtered by [1 2 1]ᵀ[1 2 1] / 16 per channel, clamping reads to the border. Separable (rows, then
+ * columns) with plain index arithmetic: it runs on every student batch, in JavaScript.
+ */
 function binomialBlur(img: Float32Array, out: Float32Array, H: number, W: number, C: number, chw: boolean): void {
-  const at = (r: number, c: number, ch: number) => {
-    const rr = Math.min(H - 1, Math.max(0, r));
-    const cc = Math.min(W - 1, Math.max(0, c));
-    return chw ? img[(ch * H + rr) * W + cc] : img[(rr * W + cc) * C + ch];
-  };
-  const k = [1, 2, 1];
-  for (let r = 0; r < H; r++)
-    for (let c = 0; c < W; c++)
-      for (let ch = 0; ch < C; ch++) {
-        let acc = 0;
-        for (let i = -1; i <= 1; i++) for (let j = -1; j <= 1; j++) acc += k[i + 1] * k[j + 1] * at(r + i, c + j, ch);
-        out[chw ? (ch * H + r) * W + c : (r * W + c) * C + ch] = acc / 16;
+  // Strides of a pixel's neighbours along a row and down a column, and between channels.
+  const [sx, sy, sc] = chw ? [1, W, H * W] : [C, W * C, 1];
+  const tmp = blurScratch.length >= img.length ? blurScratch : (blurScratch = new Float32Array(img.length));
+  for (let ch = 0; ch < C; ch++) {
+    const o = ch * sc;
+    for (let r = 0; r < H; r++) {
+      const row = o + r * sy;
+      for (let c = 0; c < W; c++) {
+        const left = img[row + Math.max(0, c - 1) * sx];
+        const right = img[row + Math.min(W - 1, c + 1) * sx];
+        tmp[row + c * sx] = left + 2 * img[row + c * sx] + right;
       }
+    }
+    for (let r = 0; r < H; r++) {
+      const up = o + Math.max(0, r - 1) * sy;
+      const here = o + r * sy;
+      const down = o + Math.min(H - 1, r + 1) * sy;
+      for (let c = 0; c < W; c++) out[here + c * sx] = (tmp[up + c * sx] + 2 * tmp[here + c * sx] + tmp[down + c * sx]) / 16;
+    }
+  }
 }
+let blurScratch = new Float32Array(0);
 
 /** out = img shifted by (dy, dx), clamping reads to the border (replicate padding). */
 function shiftImage(img: Float32Array, out: Float32Array, H: number, W: number, C: number, dy: number, dx: number, chw: boolean): void {

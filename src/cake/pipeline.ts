@@ -174,7 +174,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
       losses: outcome.losses,
     });
   };
-  if (opts.synthesizer && s.sets > firstSet) {
+  if (opts.synthesizer) {
     // Several sets at once: steps are counted over all of them; progress shows the set that reported last.
     let stepsDone = 0;
     await runSetsInOrder(
@@ -201,25 +201,25 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
         finishSet(m, outcome);
       },
     );
-  }
-  for (let m = opts.synthesizer ? s.sets : firstSet; m < s.sets; m++) {
-    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
-    const outcome = await synthesizeSet({
-      teacher,
-      cfg: s,
-      set: m,
-      eta,
-      rng: Rng.derive(config.seed, STREAM.synthesis, m),
-      control,
-      onStep: async (step, read) => {
-        const done = m * s.steps + step;
-        clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
-        if (!onProgress || !throttle.due(step === s.steps)) return;
-        const { losses, hitRate } = await read();
-        reportSynthesis(m, step, done, losses, hitRate);
-      },
-    });
-    finishSet(m, outcome);
+  } else {
+    for (let m = firstSet; m < s.sets; m++) {
+      const outcome = await synthesizeSet({
+        teacher,
+        cfg: s,
+        set: m,
+        eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
+        rng: Rng.derive(config.seed, STREAM.synthesis, m),
+        control,
+        onStep: async (step, read) => {
+          const done = m * s.steps + step;
+          clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
+          if (!onProgress || !throttle.due(step === s.steps)) return;
+          const { losses, hitRate } = await read();
+          reportSynthesis(m, step, done, losses, hitRate);
+        },
+      });
+      finishSet(m, outcome);
+    }
   }
   const synthesisSec = (Date.now() - synthStart) / 1000;
   const synthSteps = (s.sets - firstSet) * s.steps;

@@ -87,10 +87,24 @@ for (let k = 0; k < seeds; k++) {
   const acc = scored.accuracy;
   if (cached) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
-  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s); per class ${scored.perClass.map((p) => (p == null ? '–' : (100 * p).toFixed(0))).join(' ')}\n`);
+  process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s); per class ${scored.perClass.map((p) => (p == null ? '–' : (100 * p).toFixed(0))).join(' ')}; most often taken for ${mostConfused(scored.confusion)}\n`);
   student.dispose();
 }
 loaded.dispose();
+
+/** For each true class, the wrong class it is most often predicted as and that share of its samples ("1→3 40%"). */
+function mostConfused(confusion: number[][]): string {
+  return confusion
+    .map((row, t) => {
+      const total = row.reduce((a, b) => a + b, 0);
+      let worst = -1;
+      row.forEach((v, p) => {
+        if (p !== t && (worst < 0 || v > row[worst])) worst = p;
+      });
+      return total && worst >= 0 ? `${t}→${worst} ${((100 * row[worst]) / total).toFixed(0)}%` : `${t}: –`;
+    })
+    .join(', ');
+}
 
 const accs = runs.map((r) => r.accuracy);
 const mean = accs.reduce((a, b) => a + b, 0) / accs.length;

@@ -89,4 +89,43 @@ describe('student-batch augmentation', () => {
     expect(kept / d).toBeGreaterThan(0.04);
     expect(kept / d).toBeLessThan(0.85);
   });
+
+  it('erase sets one rectangle of 2-20 % of the image to the low end of the range, in every layout', () => {
+    for (const [shape, layout] of [
+      [[20, 20, 1], 'NHWC'],
+      [[2, 20, 20], 'NCHW'],
+      [[20, 20, 2], 'NHWC'],
+    ] as const) {
+      const d = shape[0] * shape[1] * shape[2];
+      for (let seed = 0; seed < 20; seed++) {
+        const x = new Float32Array(d).fill(0.5);
+        augmentBatch(x, 1, shape, layout, { maxShift: 0, mixup: 0, erase: 1, range: [-2, 1] }, new Rng(seed), new Float32Array(d));
+        const erased = x.filter((v) => v === -2).length;
+        const channels = layout === 'NCHW' ? shape[0] : shape[2];
+        // Every channel of an erased pixel is erased, so the count is a whole number of pixels.
+        expect(erased % channels).toBe(0);
+        const share = erased / d;
+        expect(share).toBeGreaterThanOrEqual(0.01);
+        expect(share).toBeLessThanOrEqual(0.25);
+        expect(x.every((v) => v === -2 || v === 0.5)).toBe(true);
+        // The erased pixels form one filled rectangle: their bounding box holds nothing else.
+        const rows: number[] = [];
+        const cols: number[] = [];
+        for (let r = 0; r < 20; r++)
+          for (let c = 0; c < 20; c++) {
+            const i = layout === 'NCHW' ? r * 20 + c : (r * 20 + c) * channels;
+            if (x[i] === -2) rows.push(r), cols.push(c);
+          }
+        const box = (Math.max(...rows) - Math.min(...rows) + 1) * (Math.max(...cols) - Math.min(...cols) + 1);
+        expect(box * channels).toBe(erased);
+      }
+    }
+  });
+
+  it('erase is off at share 0 and leaves a batch unchanged', () => {
+    const x = new Float32Array(2 * 64).map((_, i) => i / 128);
+    const before = x.slice();
+    augmentBatch(x, 2, [8, 8, 1], 'NHWC', { maxShift: 0, mixup: 0, erase: 0, range: [-1, 1] }, new Rng(3), new Float32Array(64));
+    expect(x).toEqual(before);
+  });
 });

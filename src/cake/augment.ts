@@ -14,8 +14,10 @@ import type { Rng } from './rng';
  *   keeps the shapes.
  * - contrast: x = clip(a·(x − mean(x)) + b, lo, hi) with a log-uniform in [1, 4] and b uniform in [lo, hi], which
  *   turns a smooth synthetic texture into bright or dark shapes on a saturated background.
- * - background (last): keep a random ellipse near the centre and set the rest to the low end of the input range, an
+ * - background: keep a random ellipse near the centre and set the rest to the low end of the input range, an
  *   object on a dark background as in digit and garment images (a prior about such data, off unless asked for).
+ * - erase (last): set a random rectangle (2-20 % of the image, any aspect) to the low end of the range: gaps, slits
+ *   and missing parts (random erasing), which the teacher tells apart and synthetic textures never show.
  */
 export interface AugmentOptions {
   maxShift: number;
@@ -27,6 +29,8 @@ export interface AugmentOptions {
   blur?: number;
   /** Share of the batch cut to a random ellipse around the centre, the outside set to the range's low end. */
   background?: number;
+  /** Share of the batch with one random rectangle set to the range's low end (after background). */
+  erase?: number;
   range?: readonly [number, number];
 }
 
@@ -102,10 +106,33 @@ export function augmentBatch(
       for (let r = 0; r < H; r++)
         for (let c = 0; c < W; c++) {
           if (((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1) continue;
-          for (let ch = 0; ch < C; ch++) img[layout === 'NCHW' ? (ch * H + r) * W + c : (r * W + c) * C + ch] = lo;
+          for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
         }
     }
   }
+  if (opts.erase && opts.erase > 0 && image) {
+    const [H, W, C] = image;
+    const lo = (opts.range ?? [-1, 1])[0];
+    for (let k = 0; k < n; k++) {
+      if (rng.uniform() >= opts.erase) continue;
+      const img = x.subarray(k * d, (k + 1) * d);
+      // Area 2-20 % of the image, aspect (h/w) log-uniform in [1/5, 5], anywhere it fits.
+      const area = H * W * (0.02 + 0.18 * rng.uniform());
+      const aspect = 5 ** (2 * rng.uniform() - 1);
+      const h = Math.max(1, Math.min(H, Math.round(Math.sqrt(area * aspect))));
+      const w = Math.max(1, Math.min(W, Math.round(Math.sqrt(area / aspect))));
+      const top = rng.int(H - h + 1);
+      const left = rng.int(W - w + 1);
+      for (let r = top; r < top + h; r++)
+        for (let c = left; c < left + w; c++)
+          for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
+    }
+  }
+}
+
+/** Offset of pixel (r, c), channel ch, in one image of the given layout. */
+function pixelIndex(layout: InputLayout, H: number, W: number, C: number, r: number, c: number, ch: number): number {
+  return layout === 'NCHW' ? (ch * H + r) * W + c : (r * W + c) * C + ch;
 }
 
 /** Height, width and channels of an image input; null for flat inputs (no spatial augmentation). */

@@ -91,6 +91,11 @@ export interface StudentConfig {
    * `synthesis.clampRange` (a dark-background prior for digit- and garment-like data), relabelled; 0 is off.
    */
   augBackground: number;
+  /**
+   * Share of each student batch with one random rectangle set to the low end of `synthesis.clampRange` (random
+   * erasing: gaps and missing parts), relabelled; 0 is off.
+   */
+  augErase: number;
 }
 
 export interface CakeConfig {
@@ -168,6 +173,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augContrast: 0,
       augBlur: 0,
       augBackground: 0,
+      augErase: 0,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):
@@ -290,6 +296,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   if (!(st.augBlur >= 0 && st.augBlur <= 1)) issues.push({ key: 'student.augBlur', message: `must be in [0, 1], got ${st.augBlur}` });
   if (!(st.augBackground >= 0 && st.augBackground <= 1))
     issues.push({ key: 'student.augBackground', message: `must be in [0, 1], got ${st.augBackground}` });
+  if (!(st.augErase >= 0 && st.augErase <= 1))
+    issues.push({ key: 'student.augErase', message: `must be in [0, 1], got ${st.augErase}` });
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

@@ -230,7 +230,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const studentStart = Date.now();
   let studentStepsDone = 0;
   // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
-  const augmenting = st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0;
+  const augmenting = st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0;
   let augRng = { epoch: -1, rng: new Rng(0) };
   const augRngFor = (epoch: number) => {
     if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
@@ -248,7 +248,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     augment: augmenting
       ? (x, n, epoch) =>
-          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, range: s.clampRange }, augRngFor(epoch), scratch)
+          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, range: s.clampRange }, augRngFor(epoch), scratch)
       : undefined,
     relabel: augmenting ? (x) => teacher.logits(x) : undefined,
     control,

@@ -59,6 +59,7 @@ export async function trainTeacher(
     augContrast: 0,
     augBlur: 0,
     augBackground: 0,
+    augErase: 0,
   };
   const shiftRng = rng.fork();
   const [H, W] = train.shape;

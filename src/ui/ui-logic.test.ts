@@ -144,6 +144,17 @@ describe('follow-ups', () => {
     expect(good.config.student.augShift).toBe(2);
   });
 
+  it('the settings form has a field for every setting of the config (seed and student have their own controls)', () => {
+    const config = presetConfig('standard', DEFAULT_TRAITS);
+    const leaves = (o: object, prefix: string): string[] =>
+      Object.entries(o).flatMap(([k, v]) =>
+        v && typeof v === 'object' && !Array.isArray(v) ? leaves(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+      );
+    const keys = leaves(config, '').filter((k) => k !== 'seed' && k !== 'student.arch');
+    const inForm = FIELD_GROUPS.flatMap((g) => g.fields.map((f) => f.key));
+    expect(keys.filter((k) => !inForm.includes(k))).toEqual([]);
+  });
+
   it('pool bytes follow encodePool’s layout', () => {
     expect(encodedPoolBytes(2, 40, 256, 10)).toBe(24 + 2 * (16 + 4 * 40 * 266));
   });

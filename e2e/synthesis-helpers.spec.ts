@@ -1,8 +1,8 @@
 import { expect, test, type Browser } from '@playwright/test';
 import { fixtureHash, loadFixtureTeacher, openStudio, probeBatch, waitForRunEnd, type Studio } from './fixtures';
 
-// Enough sets that two helpers each make several, out of order.
-const HASH = fixtureHash({ seed: 21, 'synthesis.sets': 6, 'synthesis.steps': 12, 'student.epochs': 2, 'student.batchSize': 8 });
+// Enough sets that two helpers each make several, out of order; shifted student batches, which the helpers label.
+const HASH = fixtureHash({ seed: 21, 'synthesis.sets': 6, 'synthesis.steps': 12, 'student.epochs': 2, 'student.batchSize': 8, 'student.augShift': 1 });
 
 /** A whole run with `?workers=N`; returns the student's predictions on a fixed probe and what the run panel said. */
 async function runWith(browser: Browser, workers: number): Promise<{ out: number[]; label: string | null }> {
@@ -24,7 +24,7 @@ async function runWith(browser: Browser, workers: number): Promise<{ out: number
   return { out: out.data, label };
 }
 
-test('synthesis helpers (two workers making sets at once) give the same student as the worker alone', async ({ browser }) => {
+test('synthesis helpers (two workers making sets at once, then labelling student batches) give the same student as the worker alone', async ({ browser }) => {
   test.setTimeout(240_000);
   const alone = await runWith(browser, 1);
   const helped = await runWith(browser, 2);

@@ -69,7 +69,8 @@ for (let k = 0; k < seeds; k++) {
   // side alone); the file name gets the seed appended. Synthesis time is then that of the cached run.
   const cache = args.values.get('pool-cache') ? `${args.values.get('pool-cache')}.seed${seed}` : undefined;
   const cached = cache ? await readFile(cache).then((b) => decodePool(new Uint8Array(b)), () => undefined) : undefined;
-  const synthesizer = cached && cached.chunks.length >= config.synthesis.sets ? undefined : await synthesisWorkers(args, teacherFiles, backend);
+  // Helpers even for a complete cached pool: they label the student's augmented batches.
+  const synthesizer = await synthesisWorkers(args, teacherFiles, backend);
   if (synthesizer) workersUsed = synthesizer.concurrency;
   const { student, report, pool } = await runCake({
     synthesizer,

@@ -98,6 +98,11 @@ export interface StudentConfig {
   augErase: number;
 }
 
+/** Whether the student stage augments its batches (and so has the teacher label every batch afresh). */
+export function studentAugments(st: StudentConfig): boolean {
+  return st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0;
+}
+
 export interface CakeConfig {
   /** One seed drives every random draw: noise, target classes, shuffles, student initialisation. */
   seed: number;

@@ -14,6 +14,12 @@ export interface SetSynthesizer {
   /** How many sets it runs at once (its workers). */
   readonly concurrency: number;
   run(job: SetJob): Promise<SetOutcome>;
+  /**
+   * The teacher's logits for a batch, [n, classes] row-major, computed by a helper's copy of the teacher (the same
+   * backend and kernels, so the same numbers as in-process). The student stage labels its next augmented batch this
+   * way while it trains on the current one. Optional: without it the run labels in-process.
+   */
+  relabel?(x: Float32Array, n: number): Promise<Float32Array>;
   /** Stops the workers; jobs still running reject. */
   dispose(): Promise<void>;
 }

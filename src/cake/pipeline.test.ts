@@ -175,6 +175,44 @@ describe('a LeNet-size run on the smoke preset', () => {
     expect(synthProgress.every((p) => Number.isFinite(p.losses.total) && p.set >= 0 && p.set < 4)).toBe(true);
   });
 
+  it('labels augmented student batches on the synthesizer while training, with the same student as in-process', async () => {
+    const cfg = withOverrides(smoke(4), { synthesis: { sets: 2 }, student: { epochs: 2, augShift: 1, augBlur: 0.5 } });
+    const teacher = teacherFromModel(teacherModel);
+    const pool = (await runCake({ teacher, config: cfg, student: randomConvTeacher(100), studentArch: 'x' })).pool;
+    const train = async (synthesizer?: SetSynthesizer) => {
+      const student = randomConvTeacher(100);
+      await runCake({ teacher, config: cfg, student, studentArch: 'x', pool: decodePool(encodePool(pool)), synthesizer });
+      const w = await weightsOf(student);
+      student.dispose();
+      return w;
+    };
+    const batches: number[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const helper: SetSynthesizer = {
+      concurrency: 1,
+      run: () => Promise.reject(new Error('the pool is complete: no sets to make')),
+      async relabel(x, n) {
+        batches.push(n);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5)); // answers later, as a thread would
+        const logits = tf.tidy(() => teacher.logits(tf.tensor(x, [n, ...teacher.inputShape])));
+        const out = (await logits.data()) as Float32Array;
+        logits.dispose();
+        inFlight--;
+        return out;
+      },
+      dispose: async () => {},
+    };
+    const here = await train();
+    const there = await train(helper);
+    const perEpoch = Math.floor(Math.round(pool.size * (1 - cfg.student.valFraction)) / cfg.student.batchSize);
+    expect(batches.length).toBe(cfg.student.epochs * perEpoch);
+    // The next batch was sent while the current one trained.
+    expect(most).toBe(2);
+    expect(there.map((t) => Array.from(t))).toEqual(here.map((t) => Array.from(t)));
+  });
+
   it('holds the tensor count steady across sets and epochs (no leaks)', async () => {
     const counts: number[] = [];
     const student = randomConvTeacher(100);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { validateConfig, type CakeConfig } from './config';
+import { studentAugments, validateConfig, type CakeConfig } from './config';
 import { augmentBatch } from './augment';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
@@ -230,7 +230,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const studentStart = Date.now();
   let studentStepsDone = 0;
   // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
-  const augmenting = st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0;
+  const augmenting = studentAugments(st);
   let augRng = { epoch: -1, rng: new Rng(0) };
   const augRngFor = (epoch: number) => {
     if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
@@ -251,6 +251,8 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
           augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, range: s.clampRange }, augRngFor(epoch), scratch)
       : undefined,
     relabel: augmenting ? (x) => teacher.logits(x) : undefined,
+    // The synthesis helpers hold the teacher and sit idle now: they label the next batch while this one trains.
+    relabelElsewhere: augmenting && opts.synthesizer?.relabel ? (x, n) => opts.synthesizer!.relabel!(x, n) : undefined,
     control,
     onEpoch,
     startEpoch: resume?.startEpoch,

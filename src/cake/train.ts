@@ -49,6 +49,13 @@ export interface TrainArgs {
    */
   relabel?: (x: tf.Tensor) => tf.Tensor2D;
   /**
+   * As `relabel`, but done elsewhere (a helper thread that holds the teacher), returning the logits [n, classes]
+   * row-major. Takes precedence over `relabel`. The next batch is gathered, augmented and sent before the student
+   * trains on this one, so labelling and training overlap; batches are still drawn and augmented in order, so the
+   * result equals labelling in-process.
+   */
+  relabelElsewhere?: (x: Float32Array, n: number) => Promise<Float32Array>;
+  /**
    * Resume: the first epoch to run (0-based; default 0). The model must already hold the weights it had at the end
    * of epoch startEpoch − 1; the schedule continues at step startEpoch × stepsPerEpoch.
    */
@@ -93,7 +100,7 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, onEpochEnd } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, relabelElsewhere, onEpochEnd } = args;
   const startEpoch = args.startEpoch ?? 0;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
@@ -102,7 +109,9 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
   const schedule = oneCycle(cfg.lr, cfg.epochs * perEpoch + 1, cfg.momentum);
   const optimizer = makeOptimizer(cfg.optimizer, cfg.weightDecay);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const xBuf = new Float32Array(bs * d);
+  // Two input buffers when labelling elsewhere: the next batch is prepared while the student trains on this one.
+  const xBufs = Array.from({ length: relabelElsewhere ? 2 : 1 }, () => new Float32Array(bs * d));
+  // Stored labels; unused (and overwritten by the batch prepared ahead) when the teacher relabels.
   const yBuf = new Float32Array(bs * C);
   const order = new Int32Array(train.length);
   const results: EpochResult[] = [];
@@ -113,15 +122,27 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       order.set(train);
       rngForEpoch(epoch).shuffle(order);
       let lossSum: tf.Scalar = tf.scalar(0);
+      const prepare = (s: number): Promise<Float32Array> | null => {
+        const x = xBufs[s % xBufs.length];
+        source.gather(order.subarray(s * bs, (s + 1) * bs), x, yBuf);
+        augment?.(x, bs, epoch);
+        if (!relabelElsewhere) return null;
+        const labelled = relabelElsewhere(x.slice(), bs); // a copy: the message may take its buffer
+        labelled.catch(() => undefined); // a batch prepared ahead of a cancel or failure is never awaited
+        return labelled;
+      };
+      let ahead: Promise<Float32Array> | null = null;
       for (let s = 0; s < perEpoch; s++) {
         await control?.gate();
-        source.gather(order.subarray(s * bs, (s + 1) * bs), xBuf, yBuf);
-        augment?.(xBuf, bs, epoch);
+        const xBuf = xBufs[s % xBufs.length];
+        const labelled = ahead ?? prepare(s);
+        ahead = relabelElsewhere && s + 1 < perEpoch ? prepare(s + 1) : null;
+        const outside = labelled ? await labelled : null;
         const { lr, momentum } =
           cfg.schedule === 'onecycle' ? oneCycleAt(schedule, globalStep) : { lr: cfg.lr, momentum: cfg.momentum };
         const loss = tf.tidy(() => {
           const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
-          const teacherLogits = relabel ? relabel(xb) : null;
+          const teacherLogits = outside ? tf.tensor2d(outside, [bs, C]) : relabel ? relabel(xb) : null;
           const yb = teacherLogits ? null : tf.tensor2d(yBuf, [bs, C]);
           const { value, grads } = tf.variableGrads(() => {
             const logits = model.apply(xb, { training: true }) as tf.Tensor2D;

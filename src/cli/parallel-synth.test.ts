@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presetConfig, withOverrides } from '../cake/config';
 import { runSetsInOrder, type SetSynthesizer } from '../cake/parallel';
@@ -89,6 +90,25 @@ describe('Node worker-thread synthesis', () => {
     // The helper is free again: the next job runs.
     const next = await synth.run({ cfg, seed, set: 1, eta: 0.05 });
     expect(next.x.length).toBe(20 * 28 * 28);
+  }, 60_000);
+
+  it('labels batches with the teacher’s logits, the same numbers as in-process, several in flight', async () => {
+    const rng = new Rng(5);
+    const batches = [3, 7, 1].map((n) => {
+      const x = new Float32Array(n * 28 * 28);
+      for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+      return { n, x };
+    });
+    const got = await Promise.all(batches.map(({ x, n }) => synth.relabel!(x, n)));
+    for (const [k, { x, n }] of batches.entries()) {
+      const ref = tf.tidy(() => local.teacher.logits(tf.tensor(x, [n, 28, 28, 1])));
+      expect(got[k].length).toBe(n * 10);
+      expect(Array.from(got[k])).toEqual(Array.from(await ref.data()));
+      ref.dispose();
+    }
+    // A batch of the wrong size is refused with the teacher's own error, and the helper goes on serving.
+    await expect(synth.relabel!(new Float32Array(5), 1)).rejects.toThrow();
+    expect((await synth.relabel!(batches[2].x, 1)).length).toBe(10);
   }, 60_000);
 
   it('passes a non-finite loss back as NonFiniteLossError', async () => {

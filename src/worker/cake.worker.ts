@@ -4,7 +4,7 @@
  * the messages in ./protocol.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CancelledError, RunControl, type CakeConfig, type SetResult, type StudentCheckpoint } from '../cake';
+import { CancelledError, RunControl, studentAugments, type CakeConfig, type SetResult, type StudentCheckpoint } from '../cake';
 import { encodePool, SyntheticPool } from '../cake/pool';
 import type { RunReport } from '../cake/report';
 import { exportStudent, studentZip } from '../io/export';
@@ -394,7 +394,9 @@ async function runWith(args: StartArgs): Promise<void> {
   const checkpoints = new Checkpointer(record, runId);
   const sampleSize = card.inputShape.reduce((x, y) => x * y, 1);
   const pool = args.pool ?? new SyntheticPool(sampleSize, card.numClasses, args.config.synthesis.batchSize);
-  const synthesizer = await synthesisHelpers(b.name, args.options.synthesisWorkers, teacher.files, args.config.synthesis.sets - pool.chunks.length);
+  // Helpers make the sets left and, when the student augments, label its batches.
+  const helperWork = args.config.synthesis.sets - pool.chunks.length + (studentAugments(args.config.student) ? 2 : 0);
+  const synthesizer = await synthesisHelpers(b.name, args.options.synthesisWorkers, teacher.files, helperWork);
   post({
     type: 'run-started',
     runId,
@@ -471,8 +473,8 @@ async function runWith(args: StartArgs): Promise<void> {
  * Helpers for a run on wasm with sets left to make (see synth-pool.ts). None on GPU backends (one device, already
  * parallel) or when one worker is asked for. If helpers cannot start, the run makes its sets here instead.
  */
-async function synthesisHelpers(backend: string, wanted: number | undefined, files: WireFile[], setsLeft: number): Promise<SetSynthesizer | undefined> {
-  const n = Math.min(wanted ?? defaultSynthesisWorkers(), setsLeft);
+async function synthesisHelpers(backend: string, wanted: number | undefined, files: WireFile[], work: number): Promise<SetSynthesizer | undefined> {
+  const n = Math.min(wanted ?? defaultSynthesisWorkers(), work);
   if (backend !== 'wasm' || n < 2) return undefined;
   try {
     return await createBrowserSetSynthesizer(files, n);

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import type { SynthesisConfig } from '../cake/config';
 import type { SetJob, SetSynthesizer } from '../cake/parallel';
 import { CancelledError, RunControl, type ControlState } from '../cake/progress';
@@ -8,8 +9,8 @@ import type { NamedFile } from '../io/files';
 import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 
 /**
- * Synthesis sets on helper workers, one set at a time each: the messages, the loop a helper runs, and the pool the
- * run talks to. Platform-neutral: the studio's worker starts browser Workers (synth.worker.ts), the CLI starts Node
+ * Synthesis sets on helper workers, one set at a time each, and later the student stage's relabelling (the teacher's
+ * logits for augmented batches): the messages, the loop a helper runs, and the pool the run talks to. Platform-neutral: the studio's worker starts browser Workers (synth.worker.ts), the CLI starts Node
  * worker threads (src/cli/parallel-synth.ts); each side only supplies a `Port` and how to start a backend. Every
  * helper has its own wasm backend and its own copy of the teacher; set m draws from Rng.derive(seed, synthesis, m),
  * so a set made by a helper equals the set synthesizeSet makes in-process.
@@ -18,6 +19,8 @@ import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 export type SetWorkerIn =
   | { type: 'init'; files: NamedFile[] }
   | { type: 'job'; id: number; cfg: SynthesisConfig; seed: number; set: number; eta: number; reportEvery: number; state: ControlState }
+  /** The teacher's logits for a batch of inputs [n, ...inputShape]. */
+  | { type: 'relabel'; id: number; x: Float32Array; n: number }
   /** Pause, resume or cancel a job; handled at once, not queued behind the job it controls. */
   | { type: 'control'; id: number; state: ControlState };
 
@@ -34,6 +37,7 @@ export type SetWorkerOut =
       hitRate: number;
       losses: StepMetrics['losses'];
     }
+  | { type: 'logits'; id: number; logits: Float32Array }
   | { type: 'error'; id: number | null; name: string; message: string; set?: number; step?: number; value?: number };
 
 /** The helper's side: handles messages one at a time, in arrival order. Returns the message handler. */
@@ -62,6 +66,19 @@ export function serveSetJobs(
         post({ type: 'ready' }, []);
       } catch (e) {
         fail(null, e);
+      }
+      return;
+    }
+    if (msg.type === 'relabel') {
+      try {
+        if (!loaded) throw new Error('synthesis worker: no teacher loaded');
+        const teacher = loaded.teacher;
+        const out = tf.tidy(() => teacher.logits(tf.tensor(msg.x, [msg.n, ...teacher.inputShape])));
+        const logits = (await out.data()) as Float32Array;
+        out.dispose();
+        post({ type: 'logits', id: msg.id, logits }, [logits.buffer as ArrayBuffer]);
+      } catch (e) {
+        fail(msg.id, e);
       }
       return;
     }
@@ -141,6 +158,14 @@ export async function setWorkerPool(ports: Port[], teacherFiles: NamedFile[]): P
         release(h);
       }
     },
+    async relabel(x: Float32Array, n: number): Promise<Float32Array> {
+      const h = await acquire();
+      try {
+        return await h.relabel(nextId++, x, n);
+      } finally {
+        release(h);
+      }
+    },
     async dispose() {
       await Promise.all(ports.map((p) => p.terminate()));
     },
@@ -149,6 +174,7 @@ export async function setWorkerPool(ports: Port[], teacherFiles: NamedFile[]): P
 
 interface Helper {
   run(id: number, job: SetJob): Promise<SetOutcome>;
+  relabel(id: number, x: Float32Array, n: number): Promise<Float32Array>;
 }
 
 function toError(m: Extract<SetWorkerOut, { type: 'error' }>): Error {
@@ -160,29 +186,42 @@ function toError(m: Extract<SetWorkerOut, { type: 'error' }>): Error {
 }
 
 function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
-  let current: { id: number; job: SetJob; resolve: (o: SetOutcome) => void; reject: (e: Error) => void } | null = null;
+  // The one request in flight (the pool gives a helper one at a time): a set or a batch to label.
+  let current: { id: number; onMessage: (m: SetWorkerOut) => void; reject: (e: Error) => void } | null = null;
   let failStart: ((e: Error) => void) | null = null;
   let dead: Error | null = null;
+  const send = <T>(id: number, msg: SetWorkerIn, onMessage: (m: SetWorkerOut, settle: (v: T) => void) => void, control?: RunControl) =>
+    new Promise<T>((resolve, reject) => {
+      if (dead) return reject(dead);
+      const unsubscribe = control?.subscribe((state) => port.post({ type: 'control', id, state }));
+      const finish = () => {
+        current = null;
+        unsubscribe?.();
+      };
+      current = {
+        id,
+        onMessage: (m) => {
+          if (m.type === 'error') {
+            finish();
+            reject(toError(m));
+          } else
+            onMessage(m, (v) => {
+              finish();
+              resolve(v);
+            });
+        },
+        reject: (e) => {
+          finish();
+          reject(e);
+        },
+      };
+      port.post(msg);
+    });
   const helper: Helper = {
-    run(id, job) {
-      return new Promise<SetOutcome>((resolve, reject) => {
-        if (dead) return reject(dead);
-        const control = job.control;
-        const unsubscribe = control?.subscribe((state) => port.post({ type: 'control', id, state }));
-        const settle = () => unsubscribe?.();
-        current = {
-          id,
-          job,
-          resolve: (o) => {
-            settle();
-            resolve(o);
-          },
-          reject: (e) => {
-            settle();
-            reject(e);
-          },
-        };
-        port.post({
+    run: (id, job) =>
+      send<SetOutcome>(
+        id,
+        {
           type: 'job',
           id,
           cfg: job.cfg,
@@ -190,10 +229,19 @@ function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
           set: job.set,
           eta: job.eta,
           reportEvery: job.reportEvery ?? 0,
-          state: control?.state ?? 'running',
-        });
-      });
-    },
+          state: job.control?.state ?? 'running',
+        },
+        (m, settle) => {
+          if (m.type === 'step') job.onStep?.(m.step, m.metrics);
+          else if (m.type === 'done')
+            settle({ x: m.x, labels: m.labels, probs: m.probs, targets: m.targets, hitRate: m.hitRate, losses: m.losses });
+        },
+        job.control,
+      ),
+    relabel: (id, x, n) =>
+      send<Float32Array>(id, { type: 'relabel', id, x, n }, (m, settle) => {
+        if (m.type === 'logits') settle(m.logits);
+      }),
   };
   return new Promise<Helper>((resolveStart, rejectStart) => {
     failStart = rejectStart;
@@ -205,22 +253,13 @@ function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
         } else if (m.type === 'error' && m.id == null) {
           failStart?.(toError(m));
         } else if (current && 'id' in m && m.id === current.id) {
-          const c = current;
-          if (m.type === 'step') c.job.onStep?.(m.step, m.metrics);
-          else if (m.type === 'done') {
-            current = null;
-            c.resolve({ x: m.x, labels: m.labels, probs: m.probs, targets: m.targets, hitRate: m.hitRate, losses: m.losses });
-          } else if (m.type === 'error') {
-            current = null;
-            c.reject(toError(m));
-          }
+          current.onMessage(m);
         }
       },
       (e) => {
         dead = e;
         failStart?.(e);
         current?.reject(e);
-        current = null;
       },
     );
     // Each helper gets its own copy of the files (posting may transfer or detach them).

@@ -5,10 +5,10 @@
  * Distils the teacher with the engine (exactly what `cake distill` runs), evaluates each student on the data set's
  * t10k split, prints JSON, and appends a row to BENCHMARKS.md. CAKE never sees the data: it is used for the score only.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { decodePool, encodePool } from '../src/cake/pool';
+import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
 import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
@@ -19,6 +19,12 @@ import { synthesisWorkers, useBackend } from '../src/cli/backend';
 import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { ProgressLine } from '../src/cli/progress-line';
+
+// A failure is one line (the wasm backend's module source would otherwise fill the terminal as "context").
+process.setUncaughtExceptionCaptureCallback((e) => {
+  process.stderr.write(`bench:repro: ${(e as Error)?.message ?? e}\n`);
+  process.exit(1);
+});
 
 const args = parseArgs(process.argv.slice(2), {
   values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache', 'workers'],
@@ -66,27 +72,42 @@ for (let k = 0; k < seeds; k++) {
   const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model);
   const line = new ProgressLine();
   // --pool-cache: reuse the synthetic pool of an earlier run with the same synthesis settings (to vary the student
-  // side alone); the file name gets the seed appended. Synthesis time is then that of the cached run.
+  // side alone); the file name gets the seed appended. A complete cached pool skips synthesis; a partial one (a run
+  // that was stopped: the cache is written every 10 minutes of synthesis) continues after its last set, as sets are
+  // seeded by index. The synthesis time reported is that of the sets made in this run.
   const cache = args.values.get('pool-cache') ? `${args.values.get('pool-cache')}.seed${seed}` : undefined;
   const cached = cache ? await readFile(cache).then((b) => decodePool(new Uint8Array(b)), () => undefined) : undefined;
+  const pool = cached ?? new SyntheticPool(info.inputShape.reduce((a, b) => a * b, 1), info.numClasses, config.synthesis.batchSize);
+  const setsCached = pool.chunks.length;
+  let savedAt = Date.now();
+  const savePool = async () => {
+    await writeFile(`${cache}.part`, encodePool(pool));
+    await rename(`${cache}.part`, cache!);
+    savedAt = Date.now();
+  };
   // Helpers even for a complete cached pool: they label the student's augmented batches.
   const synthesizer = await synthesisWorkers(args, teacherFiles, backend);
   if (synthesizer) workersUsed = synthesizer.concurrency;
-  const { student, report, pool } = await runCake({
+  const { student, report } = await runCake({
     synthesizer,
-    pool: cached,
+    pool,
     teacher: loaded.teacher,
     config,
     student: built.model,
     studentArch: built.arch,
     onProgress: args.flags.has('quiet') ? undefined : (p) => line.update(p),
+    onSet: (s) => {
+      if (!cache || s.set + 1 >= config!.synthesis.sets || Date.now() - savedAt < 600_000) return;
+      savedAt = Date.now();
+      savePool().catch((e: Error) => process.stderr.write(`could not save the pool cache: ${e.message}\n`));
+    },
   });
   line.done();
   await synthesizer?.dispose();
-  if (cache && !cached) await writeFile(cache, encodePool(pool));
+  if (cache && pool.chunks.length > setsCached) await savePool();
   const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);
   const acc = scored.accuracy;
-  if (cached) usedCache = true;
+  if (setsCached > 0) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
   process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s); per class ${scored.perClass.map((p) => (p == null ? '–' : (100 * p).toFixed(0))).join(' ')}; most often taken for ${mostConfused(scored.confusion)}\n`);
   student.dispose();
@@ -117,7 +138,7 @@ const command = `npm run bench:repro -- ${process.argv.slice(2).map((a) => (a.in
 const result = {
   dataset,
   preset,
-  label: [args.values.get('label'), usedCache ? 'synthesis from a cached pool: its time is not this run' : ''].filter(Boolean).join('; '),
+  label: [args.values.get('label'), usedCache ? 'synthesis from a cached pool: its time is not (all) this run' : ''].filter(Boolean).join('; '),
   budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, studentEpochs: st.epochs, studentLr: st.lr },
   overrides: args.repeated.get('set') ?? [],
   student: st.arch,

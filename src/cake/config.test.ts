@@ -7,7 +7,7 @@ describe('presets', () => {
   it('paper is the method as published: η 0.1 down four decades, 512 × 256, no augmentation', () => {
     const c = presetConfig('paper', mnist);
     expect(c.synthesis).toMatchObject({ sets: 512, steps: 256, batchSize: 500, eta0: 0.1, decades: 4 });
-    expect(c.student).toMatchObject({ epochs: 30, lr: 0.5, augShift: 0, augBlur: 0, augContrast: 0, augBackground: 0 });
+    expect(c.student).toMatchObject({ epochs: 30, lr: 0.5, augShift: 0, augBlur: 0, augContrast: 0, augBackground: 0, augErase: 0 });
   });
 
   it('the budget presets use the measured η band and augment in the range the teacher declares', () => {
@@ -16,6 +16,7 @@ describe('presets', () => {
       expect(c.synthesis).toMatchObject({ steps: 32, eta0: 0.03, decades: 1, clampRange: [-0.42, 2.82] });
       expect(c.student.augContrast).toBeGreaterThan(0);
       expect(c.student.augBackground).toBeGreaterThan(0);
+      expect(c.student.augErase).toBeGreaterThan(0);
       expect(validateConfig(c, mnist)).toEqual([]);
     }
     expect(presetConfig('standard', mnist).synthesis.sets).toBeGreaterThan(presetConfig('quick', mnist).synthesis.sets);
@@ -25,9 +26,11 @@ describe('presets', () => {
     const bare = presetConfig('standard', { inputShape: [32, 32, 1], numClasses: 10 });
     expect(bare.student.augContrast).toBe(0);
     expect(bare.student.augBackground).toBe(0);
+    expect(bare.student.augErase).toBe(0);
     expect(bare.student.augShift).toBeGreaterThan(0);
     const rgb = presetConfig('standard', { inputShape: [32, 32, 3], numClasses: 10, inputRange: [-1, 1] });
     expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4 });
     expect(rgb.student.augBackground).toBe(0);
+    expect(rgb.student.augErase).toBe(0);
   });
 });

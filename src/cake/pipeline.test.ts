@@ -126,6 +126,12 @@ describe('a LeNet-size run on the smoke preset', () => {
     });
     expect(sets).toEqual([1, 2]);
     expect((await weightsOf(resumed)).map((t) => Array.from(t))).toEqual((await weightsOf(full)).map((t) => Array.from(t)));
+
+    // Saved sets from a run with another step-size schedule: refused, not mixed in.
+    const other = withOverrides(cfg, { synthesis: { eta0: cfg.synthesis.eta0 / 2 } });
+    await expect(
+      runCake({ teacher: teacherFromModel(teacherModel), config: other, student: resumed, studentArch: 'x', pool: decodePool(encodePool(saved)) }),
+    ).rejects.toThrow(/made with other synthesis settings \(set 0/);
     full.dispose();
     resumed.dispose();
   });

@@ -135,6 +135,12 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const pool = opts.pool ?? new SyntheticPool(sampleSize, teacher.numClasses, s.batchSize);
   if (pool.sampleSize !== sampleSize || pool.numClasses !== teacher.numClasses || pool.chunkSize !== s.batchSize)
     throw new Error('the saved synthetic pool does not match this teacher and synthesis batch');
+  // Each set's step size depends on the number of sets and the schedule: a pool made under other settings would mix.
+  pool.chunks.forEach((c, m) => {
+    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
+    if (c.set !== m || m >= s.sets || Math.abs(c.eta - eta) > 1e-9 * eta)
+      throw new Error(`the saved synthetic pool was made with other synthesis settings (set ${c.set}: η ${c.eta}, this run's ${eta})`);
+  });
   const firstSet = pool.chunks.length;
   if (resume && firstSet < s.sets) throw new Error('resuming the student needs the complete synthetic pool');
 

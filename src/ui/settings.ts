@@ -90,6 +90,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.augBlur', label: 'Augment: blur share', kind: 'number', hint: 'share of each batch smoothed by a small filter, relabelled by the teacher; 0 is off' },
       { key: 'student.augBackground', label: 'Augment: background share', kind: 'number', hint: 'share of each batch cut to a central ellipse on a dark background, relabelled by the teacher; 0 is off' },
       { key: 'student.augErase', label: 'Augment: erase share', kind: 'number', hint: 'share of each batch with one random rectangle set to the dark end of the input range (gaps, missing parts), relabelled by the teacher; 0 is off' },
+      { key: 'student.classBalance', label: 'Balance classes', kind: 'bool', hint: 'weight each relabelled batch so the teacher’s classes count equally (augmentation skews them)' },
     ],
   },
 ];

@@ -10,7 +10,8 @@ import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 
 /**
  * Synthesis sets on helper workers, one set at a time each, and later the student stage's relabelling (the teacher's
- * logits for augmented batches): the messages, the loop a helper runs, and the pool the run talks to. Platform-neutral: the studio's worker starts browser Workers (synth.worker.ts), the CLI starts Node
+ * logits for augmented batches): the messages, the loop a helper runs, and the pool the run talks to.
+ * Platform-neutral: the studio's worker starts browser Workers (synth.worker.ts), the CLI starts Node
  * worker threads (src/cli/parallel-synth.ts); each side only supplies a `Port` and how to start a backend. Every
  * helper has its own wasm backend and its own copy of the teacher; set m draws from Rng.derive(seed, synthesis, m),
  * so a set made by a helper equals the set synthesizeSet makes in-process.

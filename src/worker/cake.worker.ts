@@ -470,8 +470,9 @@ async function runWith(args: StartArgs): Promise<void> {
 }
 
 /**
- * Helpers for a run on wasm with sets left to make (see synth-pool.ts). None on GPU backends (one device, already
- * parallel) or when one worker is asked for. If helpers cannot start, the run makes its sets here instead.
+ * Helpers for a run on wasm with sets left to make or augmented student batches to label (see synth-pool.ts). None
+ * on GPU backends (one device, already parallel) or when one worker is asked for. If helpers cannot start, the run
+ * does that work here instead.
  */
 async function synthesisHelpers(backend: string, wanted: number | undefined, files: WireFile[], work: number): Promise<SetSynthesizer | undefined> {
   const n = Math.min(wanted ?? defaultSynthesisWorkers(), work);

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { augmentBatch, type AugmentOptions } from '../src/cake/augment';
+import { augmentBatch, studentAugmentOptions, type AugmentOptions } from '../src/cake/augment';
 import { presetConfig } from '../src/cake/config';
 import { inferLayout } from '../src/cake/losses';
 import { decodePool } from '../src/cake/pool';
@@ -28,7 +28,6 @@ const teacher = loaded.teacher;
 if (pool.sampleSize !== teacher.inputShape.reduce((a, b) => a * b, 1) || pool.numClasses !== teacher.numClasses)
   throw new Error('the pool was not made for this teacher (sample size or classes differ)');
 const quick = presetConfig('quick', { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange });
-const st = quick.student;
 const range = quick.synthesis.clampRange;
 const batches = numberOpt(args, 'batches', 16);
 const rng = new Rng(numberOpt(args, 'seed', 0));
@@ -40,7 +39,7 @@ const rows: [string, Partial<AugmentOptions>][] = [
   ['contrast', { contrast: 1 }],
   ['background', { background: 1 }],
   ['erase', { erase: 1 }],
-  ['quick preset', { maxShift: st.augShift, blur: st.augBlur, contrast: st.augContrast, background: st.augBackground, erase: st.augErase, mixup: st.augMixup }],
+  ['quick preset', studentAugmentOptions(quick.student, range)],
 ];
 const layout = teacher.layout ?? inferLayout(teacher.inputShape);
 for (const [name, opts] of rows) {

@@ -1,3 +1,4 @@
+import type { StudentConfig } from './config';
 import type { InputLayout } from './losses';
 import type { Rng } from './rng';
 
@@ -34,6 +35,11 @@ export interface AugmentOptions {
   range?: readonly [number, number];
 }
 
+/** A student config's augmentation settings as augmentBatch options, in `range` (the synthesis clamp range). */
+export function studentAugmentOptions(st: StudentConfig, range: readonly [number, number]): AugmentOptions {
+  return { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, range };
+}
+
 export function augmentBatch(
   x: Float32Array,
   n: number,
@@ -67,67 +73,56 @@ export function augmentBatch(
       for (let i = 0; i < d; i++) x[a + i] = lambda * x[a + i] + (1 - lambda) * x[b + i];
     }
   }
-  if (opts.blur && opts.blur > 0 && image) {
+  const [lo, hi] = opts.range ?? [-1, 1];
+  // Calls `fn` on each image of the batch picked with probability `share`: one draw per image, in batch order.
+  const eachPicked = (share: number | undefined, fn: (img: Float32Array) => void) => {
+    if (!share || share <= 0) return;
+    for (let k = 0; k < n; k++) if (rng.uniform() < share) fn(x.subarray(k * d, (k + 1) * d));
+  };
+  if (image) {
     const [H, W, C] = image;
-    for (let k = 0; k < n; k++) {
-      if (rng.uniform() >= opts.blur) continue;
-      const img = x.subarray(k * d, (k + 1) * d);
+    eachPicked(opts.blur, (img) => {
       const passes = 1 + rng.int(2);
       for (let p = 0; p < passes; p++) {
         binomialBlur(img, scratch.subarray(0, d), H, W, C, layout === 'NCHW');
         img.set(scratch.subarray(0, d));
       }
-    }
+    });
   }
-  if (opts.contrast && opts.contrast > 0) {
-    const [lo, hi] = opts.range ?? [-1, 1];
-    for (let k = 0; k < n; k++) {
-      if (rng.uniform() >= opts.contrast) continue;
-      const img = x.subarray(k * d, (k + 1) * d);
-      let mean = 0;
-      for (let i = 0; i < d; i++) mean += img[i];
-      mean /= d;
-      const gain = 4 ** rng.uniform();
-      const offset = lo + (hi - lo) * rng.uniform();
-      for (let i = 0; i < d; i++) img[i] = Math.min(hi, Math.max(lo, gain * (img[i] - mean) + offset));
-    }
-  }
-  if (opts.background && opts.background > 0 && image) {
-    const [H, W, C] = image;
-    const lo = (opts.range ?? [-1, 1])[0];
-    for (let k = 0; k < n; k++) {
-      if (rng.uniform() >= opts.background) continue;
-      const img = x.subarray(k * d, (k + 1) * d);
-      // Semi-axes 15-50 % of the side each (narrow, tall, wide or round shapes), centre within 10 % of the middle.
-      const ry = H * (0.15 + 0.35 * rng.uniform());
-      const rx = W * (0.15 + 0.35 * rng.uniform());
-      const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
-      const cx = (W - 1) / 2 + W * 0.1 * (2 * rng.uniform() - 1);
-      for (let r = 0; r < H; r++)
-        for (let c = 0; c < W; c++) {
-          if (((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1) continue;
-          for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
-        }
-    }
-  }
-  if (opts.erase && opts.erase > 0 && image) {
-    const [H, W, C] = image;
-    const lo = (opts.range ?? [-1, 1])[0];
-    for (let k = 0; k < n; k++) {
-      if (rng.uniform() >= opts.erase) continue;
-      const img = x.subarray(k * d, (k + 1) * d);
-      // Area 2-20 % of the image, aspect (h/w) log-uniform in [1/5, 5], anywhere it fits.
-      const area = H * W * (0.02 + 0.18 * rng.uniform());
-      const aspect = 5 ** (2 * rng.uniform() - 1);
-      const h = Math.max(1, Math.min(H, Math.round(Math.sqrt(area * aspect))));
-      const w = Math.max(1, Math.min(W, Math.round(Math.sqrt(area / aspect))));
-      const top = rng.int(H - h + 1);
-      const left = rng.int(W - w + 1);
-      for (let r = top; r < top + h; r++)
-        for (let c = left; c < left + w; c++)
-          for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
-    }
-  }
+  eachPicked(opts.contrast, (img) => {
+    let mean = 0;
+    for (let i = 0; i < d; i++) mean += img[i];
+    mean /= d;
+    const gain = 4 ** rng.uniform();
+    const offset = lo + (hi - lo) * rng.uniform();
+    for (let i = 0; i < d; i++) img[i] = Math.min(hi, Math.max(lo, gain * (img[i] - mean) + offset));
+  });
+  if (!image) return;
+  const [H, W, C] = image;
+  eachPicked(opts.background, (img) => {
+    // Semi-axes 15-50 % of the side each (narrow, tall, wide or round shapes), centre within 10 % of the middle.
+    const ry = H * (0.15 + 0.35 * rng.uniform());
+    const rx = W * (0.15 + 0.35 * rng.uniform());
+    const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
+    const cx = (W - 1) / 2 + W * 0.1 * (2 * rng.uniform() - 1);
+    for (let r = 0; r < H; r++)
+      for (let c = 0; c < W; c++) {
+        if (((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1) continue;
+        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
+      }
+  });
+  eachPicked(opts.erase, (img) => {
+    // Area 2-20 % of the image, aspect (h/w) log-uniform in [1/5, 5], anywhere it fits.
+    const area = H * W * (0.02 + 0.18 * rng.uniform());
+    const aspect = 5 ** (2 * rng.uniform() - 1);
+    const h = Math.max(1, Math.min(H, Math.round(Math.sqrt(area * aspect))));
+    const w = Math.max(1, Math.min(W, Math.round(Math.sqrt(area / aspect))));
+    const top = rng.int(H - h + 1);
+    const left = rng.int(W - w + 1);
+    for (let r = top; r < top + h; r++)
+      for (let c = left; c < left + w; c++)
+        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
+  });
 }
 
 /** Offset of pixel (r, c), channel ch, in one image of the given layout. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { studentAugments, validateConfig, type CakeConfig } from './config';
-import { augmentBatch } from './augment';
+import { augmentBatch, studentAugmentOptions } from './augment';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
 import type { OptimizerState } from './optim';
@@ -237,6 +237,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   let studentStepsDone = 0;
   // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
   const augmenting = studentAugments(st);
+  const augmentOptions = studentAugmentOptions(st, s.clampRange);
   let augRng = { epoch: -1, rng: new Rng(0) };
   const augRngFor = (epoch: number) => {
     if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
@@ -254,7 +255,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     augment: augmenting
       ? (x, n, epoch) =>
-          augmentBatch(x, n, teacher.inputShape, layout, { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, range: s.clampRange }, augRngFor(epoch), scratch)
+          augmentBatch(x, n, teacher.inputShape, layout, augmentOptions, augRngFor(epoch), scratch)
       : undefined,
     relabel: augmenting ? (x) => teacher.logits(x) : undefined,
     // The synthesis helpers hold the teacher and sit idle now: they label the next batch while this one trains.

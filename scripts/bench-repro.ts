@@ -83,7 +83,6 @@ for (let k = 0; k < seeds; k++) {
   const savePool = async () => {
     await writeFile(`${cache}.part`, encodePool(pool));
     await rename(`${cache}.part`, cache!);
-    savedAt = Date.now();
   };
   // Helpers even for a complete cached pool: they label the student's augmented batches.
   const synthesizer = await synthesisWorkers(args, teacherFiles, backend);

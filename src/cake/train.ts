@@ -88,15 +88,15 @@ export function softTargetCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D
  * Distillation loss against a teacher's logits: T² · CE(softmax(teacher / T), softmax(student / T)), batch mean.
  * With `balance`, each sample is weighted so the teacher's classes count equally in the batch: sample i gets
  * Σ_c p_ic / (C · m_c) with m_c = the batch's mean probability of class c (p at T = 1), capped at 10 and then
- * scaled to mean 1. Augmenting synthetic samples skews what the teacher answers (on Fashion-MNIST a third of the
- * batches become "Bag" and 2 % "Trouser"); the weights give back the balance CAKE's targets had.
+ * scaled to mean 1. Augmenting synthetic samples skews what the teacher answers (on Fashion-MNIST it calls a third
+ * of the augmented samples "Bag" and 2 % "Trouser"); the weights give back the balance CAKE's targets had.
  */
 export function logitDistillationLoss(logits: tf.Tensor2D, teacherLogits: tf.Tensor2D, temperature = 1, balance = false): tf.Scalar {
   return tf.tidy(() => {
     const t = temperature;
     const soft = tf.softmax(t === 1 ? teacherLogits : tf.div(teacherLogits, t));
     const ce = tf.neg(tf.sum(tf.mul(soft, tf.logSoftmax(t === 1 ? logits : tf.div(logits, t))), -1));
-    const perSample = balance ? tf.mul(ce, classBalanceWeights(tf.softmax(teacherLogits))) : ce;
+    const perSample = balance ? tf.mul(ce, classBalanceWeights((t === 1 ? soft : tf.softmax(teacherLogits)) as tf.Tensor2D)) : ce;
     return tf.mul(tf.mean(perSample), t * t) as tf.Scalar;
   });
 }
@@ -145,7 +145,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
         source.gather(order.subarray(s * bs, (s + 1) * bs), x, yBuf);
         augment?.(x, bs, epoch);
         if (!relabelElsewhere) return null;
-        const labelled = relabelElsewhere(x.slice(), bs); // a copy: the message may take its buffer
+        const labelled = relabelElsewhere(x.slice(), bs); // a copy: the labeller may read it after `x` is reused
         labelled.catch(() => undefined); // a batch prepared ahead of a cancel or failure is never awaited
         return labelled;
       };

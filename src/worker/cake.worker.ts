@@ -394,9 +394,8 @@ async function runWith(args: StartArgs): Promise<void> {
   const checkpoints = new Checkpointer(record, runId);
   const sampleSize = card.inputShape.reduce((x, y) => x * y, 1);
   const pool = args.pool ?? new SyntheticPool(sampleSize, card.numClasses, args.config.synthesis.batchSize);
-  // Helpers make the sets left and, when the student augments, label its batches.
-  const helperWork = args.config.synthesis.sets - pool.chunks.length + (studentAugments(args.config.student) ? 2 : 0);
-  const synthesizer = await synthesisHelpers(b.name, args.options.synthesisWorkers, teacher.files, helperWork);
+  const setsLeft = args.config.synthesis.sets - pool.chunks.length;
+  const synthesizer = await synthesisHelpers(b.name, args.options.synthesisWorkers, teacher.files, setsLeft, studentAugments(args.config.student));
   post({
     type: 'run-started',
     runId,
@@ -474,9 +473,17 @@ async function runWith(args: StartArgs): Promise<void> {
  * on GPU backends (one device, already parallel) or when one worker is asked for. If helpers cannot start, the run
  * does that work here instead.
  */
-async function synthesisHelpers(backend: string, wanted: number | undefined, files: WireFile[], work: number): Promise<SetSynthesizer | undefined> {
-  const n = Math.min(wanted ?? defaultSynthesisWorkers(), work);
-  if (backend !== 'wasm' || n < 2) return undefined;
+async function synthesisHelpers(
+  backend: string,
+  wanted: number | undefined,
+  files: WireFile[],
+  setsLeft: number,
+  labelsBatches: boolean,
+): Promise<SetSynthesizer | undefined> {
+  const most = wanted ?? defaultSynthesisWorkers();
+  // Sets gain from helpers two or more at a time (this worker only waits for them); labelling gains from one.
+  const n = Math.min(most, labelsBatches ? Math.max(1, setsLeft) : setsLeft);
+  if (backend !== 'wasm' || most < 2 || n < (labelsBatches ? 1 : 2)) return undefined;
   try {
     return await createBrowserSetSynthesizer(files, n);
   } catch (e) {

@@ -5,8 +5,8 @@ import { fixtureHash, loadFixtureTeacher, openStudio, waitForRunEnd } from './fi
 // Timing is the point here: no trace recording (its screenshots cost the page main-thread time).
 test.use({ trace: 'off' });
 // On the shared 2-core machine the same build has given one 50-64 ms task in about half the attempts on some days
-// and none on others (2026-11-21: seen with the previous commit too; a trace showed a worker-message handler with a
-// 30 ms minor GC, and layout/paint frames). Three attempts: a page that always has a long task still fails.
+// and none on others (2026-11-21: seen with the previous commit too; a trace showed a 64 ms script task, 30 ms of
+// it a minor GC, and layout/paint frames). Three attempts: a page that always has a long task still fails.
 test.describe.configure({ retries: 2 });
 
 test('a whole run makes no request outside the origin and no main-thread task over 50 ms', async ({ page, context }) => {

@@ -84,6 +84,17 @@ for (let k = 0; k < seeds; k++) {
     await writeFile(`${cache}.part`, encodePool(pool));
     await rename(`${cache}.part`, cache!);
   };
+  // Stopping a long run (Ctrl-C, kill) keeps the sets made since the last save: they took minutes each.
+  const saveAndExit = () => {
+    if (!cache || pool.chunks.length <= setsCached) process.exit(130);
+    process.stderr.write(`\nsaving ${pool.chunks.length} sets to the pool cache before stopping\n`);
+    savePool().then(
+      () => process.exit(130),
+      (e: Error) => (process.stderr.write(`could not save the pool cache: ${e.message}\n`), process.exit(1)),
+    );
+  };
+  process.once('SIGINT', saveAndExit);
+  process.once('SIGTERM', saveAndExit);
   // Helpers even for a complete cached pool: they label the student's augmented batches.
   const synthesizer = await synthesisWorkers(args, teacherFiles, backend);
   if (synthesizer) workersUsed = synthesizer.concurrency;
@@ -102,6 +113,8 @@ for (let k = 0; k < seeds; k++) {
     },
   });
   line.done();
+  process.off('SIGINT', saveAndExit);
+  process.off('SIGTERM', saveAndExit);
   await synthesizer?.dispose();
   if (cache && pool.chunks.length > setsCached) await savePool();
   const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);

@@ -41,6 +41,12 @@ export interface SynthesisConfig {
   optimizer: InputOptimizer;
   /** `langevin`: add sqrt(2η)·N(0, I) after every step (the explicit "LAKE" variant). */
   langevin: boolean;
+  /**
+   * Before each step the teacher sees the batch shifted (cyclically) by up to `jitter` pixels in each direction, one
+   * random shift per step (DeepInversion's jitter), so samples must hold their class wherever they sit; 0 (the
+   * method) is off. Image inputs only.
+   */
+  jitter: number;
   /** Initial inputs: N(0, initStd²) (the method uses std 1), or uniform over initRange. */
   init: InitKind;
   initStd: number;
@@ -97,6 +103,11 @@ export interface StudentConfig {
    */
   augErase: number;
   /**
+   * Share of each student batch seen only through one to three random thick curves, the rest set to the low end of
+   * `synthesis.clampRange` (a pen-stroke prior for digit-like data), relabelled; 0 is off.
+   */
+  augStrokes: number;
+  /**
    * Weight the samples of each relabelled student batch so the teacher's classes count equally (see
    * `logitDistillationLoss`); off in the method. Only affects runs whose batches the teacher relabels.
    */
@@ -105,7 +116,7 @@ export interface StudentConfig {
 
 /** Whether the student stage augments its batches (and so has the teacher label every batch afresh). */
 export function studentAugments(st: StudentConfig): boolean {
-  return st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0;
+  return st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0 || st.augStrokes > 0;
 }
 
 export interface CakeConfig {
@@ -159,6 +170,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       etaSchedule: 'linear',
       optimizer: 'sgd',
       langevin: false,
+      jitter: 0,
       init: 'normal',
       initStd: 1,
       initRange: [0, 1],
@@ -184,6 +196,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augBlur: 0,
       augBackground: 0,
       augErase: 0,
+      augStrokes: 0,
       classBalance: false,
     },
   };
@@ -271,6 +284,7 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   int('seed', config.seed, 0, 2 ** 32 - 1);
   int('synthesis.sets', s.sets, 1, 1e6);
   int('synthesis.steps', s.steps, 0, 1e6);
+  int('synthesis.jitter', s.jitter, 0, 64);
   int('synthesis.batchSize', s.batchSize, 1, 8192);
   int('synthesis.groupSize', s.groupSize, 1, 1e4);
   if (Number.isInteger(s.batchSize) && Number.isInteger(s.groupSize) && s.groupSize > 0 && s.batchSize % s.groupSize !== 0)
@@ -311,6 +325,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
     issues.push({ key: 'student.augBackground', message: `must be in [0, 1], got ${st.augBackground}` });
   if (!(st.augErase >= 0 && st.augErase <= 1))
     issues.push({ key: 'student.augErase', message: `must be in [0, 1], got ${st.augErase}` });
+  if (!(st.augStrokes >= 0 && st.augStrokes <= 1))
+    issues.push({ key: 'student.augStrokes', message: `must be in [0, 1], got ${st.augStrokes}` });
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

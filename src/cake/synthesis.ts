@@ -111,8 +111,9 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     for (let step = 1; step <= cfg.steps; step++) {
       await control?.gate();
       let kept: { terms: tf.Scalar[]; hit: tf.Scalar } | null = null;
+      const [dy, dx] = cfg.jitter > 0 ? [rng.int(2 * cfg.jitter + 1) - cfg.jitter, rng.int(2 * cfg.jitter + 1) - cfg.jitter] : [0, 0];
       const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => {
-        const { t, hit } = lossOf(input);
+        const { t, hit } = lossOf(dy || dx ? rollImages(input, dy, dx, layout) : input);
         // t.total is the returned value (kept in stepTotals); keep the parts and the hit rate for reporting.
         kept = { terms: [t.cls, t.contr, t.tv, t.entropy].map((v) => tf.keep(v)), hit: tf.keep(hit) };
         return t.total;
@@ -181,6 +182,21 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     if (m1) tf.dispose(m1);
     if (m2) tf.dispose(m2);
   }
+}
+
+/** The batch of images shifted cyclically by (dy, dx) pixels (differentiable: slices and concatenations). */
+export function rollImages(x: tf.Tensor, dy: number, dx: number, layout: InputLayout): tf.Tensor {
+  if (layout === 'flat') return x;
+  // Batched axes of height and width.
+  const [hAxis, wAxis] = layout === 'NCHW' ? [2, 3] : [1, 2];
+  const roll = (t: tf.Tensor, shift: number, axis: number) => {
+    const n = t.shape[axis];
+    const k = ((shift % n) + n) % n;
+    if (k === 0) return t;
+    const [head, tail] = tf.split(t, [n - k, k], axis);
+    return tf.concat([tail, head], axis);
+  };
+  return roll(roll(x, dy, hAxis), dx, wAxis);
 }
 
 /** Reads the per-step totals of this set and throws on the first non-finite one, naming its step. */

@@ -60,6 +60,7 @@ export async function trainTeacher(
     augBlur: 0,
     augBackground: 0,
     augErase: 0,
+    augStrokes: 0,
     classBalance: false,
   };
   const shiftRng = rng.fork();

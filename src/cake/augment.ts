@@ -104,14 +104,10 @@ export function augmentBatch(
   if (!image) return;
   const [H, W, C] = image;
   eachPicked(opts.background, (img) => {
-    // Semi-axes 15-50 % of the side each (narrow, tall, wide or round shapes), centre within 10 % of the middle.
-    const ry = H * (0.15 + 0.35 * rng.uniform());
-    const rx = W * (0.15 + 0.35 * rng.uniform());
-    const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
-    const cx = (W - 1) / 2 + W * 0.1 * (2 * rng.uniform() - 1);
+    const inside = backgroundEllipse(H, W, rng);
     for (let r = 0; r < H; r++)
       for (let c = 0; c < W; c++) {
-        if (((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1) continue;
+        if (inside(r, c)) continue;
         for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
       }
   });
@@ -135,6 +131,18 @@ export function augmentBatch(
       for (let c = left; c < left + w; c++)
         for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
   });
+}
+
+/**
+ * The background augmentation's ellipse, as a test of (row, column): semi-axes 15-50 % of each side (narrow, tall,
+ * wide or round shapes), centre within 10 % of the middle. Also used by synthesis views (views.ts).
+ */
+export function backgroundEllipse(H: number, W: number, rng: Rng): (r: number, c: number) => boolean {
+  const ry = H * (0.15 + 0.35 * rng.uniform());
+  const rx = W * (0.15 + 0.35 * rng.uniform());
+  const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
+  const cx = (W - 1) / 2 + W * 0.1 * (2 * rng.uniform() - 1);
+  return (r, c) => ((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1;
 }
 
 /**

@@ -47,6 +47,12 @@ export interface SynthesisConfig {
    * method) is off. Image inputs only.
    */
   jitter: number;
+  /**
+   * Share of each step's batch the teacher sees with a random contrast and brightness clipped to `clampRange`, half
+   * of it also cut to a central ellipse on the range's low end (the student's augmentations, see views.ts), so the
+   * samples keep their class under them; 0 (the method) is off. Image inputs only.
+   */
+  augViews: number;
   /** Initial inputs: N(0, initStd²) (the method uses std 1), or uniform over initRange. */
   init: InitKind;
   initStd: number;
@@ -171,6 +177,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       optimizer: 'sgd',
       langevin: false,
       jitter: 0,
+      augViews: 0,
       init: 'normal',
       initStd: 1,
       initRange: [0, 1],
@@ -285,6 +292,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   int('synthesis.sets', s.sets, 1, 1e6);
   int('synthesis.steps', s.steps, 0, 1e6);
   int('synthesis.jitter', s.jitter, 0, 64);
+  if (!(s.augViews >= 0 && s.augViews <= 1))
+    issues.push({ key: 'synthesis.augViews', message: `must be in [0, 1], got ${s.augViews}` });
   int('synthesis.batchSize', s.batchSize, 1, 8192);
   int('synthesis.groupSize', s.groupSize, 1, 1e4);
   if (Number.isInteger(s.batchSize) && Number.isInteger(s.groupSize) && s.groupSize > 0 && s.batchSize % s.groupSize !== 0)

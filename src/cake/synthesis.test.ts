@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../tfjs/node-backend';
 import { presetConfig } from './config';
 import { Rng } from './rng';
-import { rollImages, synthesizeSet } from './synthesis';
+import { synthesizeSet } from './synthesis';
+import { applyView, drawView, rollImages } from './views';
 import { randomConvTeacher, teacherFromModel } from './testing';
 
 beforeAll(async () => {
@@ -41,6 +42,41 @@ describe('rollImages', () => {
     const back = rollImages(w, -2, -3, 'NHWC');
     expect(Array.from(g.dataSync())).toEqual(Array.from(back.dataSync()));
     tf.dispose([x, w, g, back]);
+  });
+});
+
+describe('augmented views', () => {
+  it('show the picked samples contrast-changed within the range, some on a dark ellipse, and leave the rest as they are', () => {
+    const base = presetConfig('smoke', { inputShape: [16, 16, 1], numClasses: 10 }, 0).synthesis;
+    const cfg = { ...base, augViews: 0.5, clampRange: [-1, 2] as [number, number] };
+    const B = 40;
+    const view = drawView(cfg, B, [16, 16], new Rng(4))!;
+    const picked = Array.from(view.picked!);
+    expect(picked.filter((p) => p === 1).length).toBeGreaterThan(8);
+    expect(picked.filter((p) => p === 0).length).toBeGreaterThan(8);
+    const x = tf.randomNormal([B, 16, 16, 1], 0, 1, 'float32', 5);
+    const seen = applyView(x, view, 'NHWC', cfg.clampRange);
+    const [xs, ys] = [x.dataSync(), seen.dataSync()];
+    let masked = 0;
+    for (let b = 0; b < B; b++) {
+      const img = ys.subarray(b * 256, (b + 1) * 256);
+      if (!picked[b]) {
+        expect(img).toEqual(xs.subarray(b * 256, (b + 1) * 256));
+        continue;
+      }
+      expect(img.every((v) => v >= -1 - 1e-6 && v <= 2 + 1e-6)).toBe(true);
+      if (view.mask[b * 256] === 0) {
+        masked++;
+        expect(img[0]).toBeCloseTo(-1, 6); // a corner outside the ellipse
+      }
+    }
+    expect(masked).toBeGreaterThan(0);
+    // The gradient reaches the picked samples' inputs through the view.
+    const g = tf.grad((v: tf.Tensor) => tf.sum(applyView(v, view, 'NHWC', cfg.clampRange)))(x).dataSync();
+    const pickedGrad = picked.map((p, b) => (p ? g.subarray(b * 256, (b + 1) * 256).some((v) => v !== 0) : true));
+    expect(pickedGrad.every(Boolean)).toBe(true);
+    expect(drawView({ ...cfg, augViews: 0, jitter: 0 }, B, [16, 16], new Rng(4))).toBeNull();
+    tf.dispose([x, seen]);
   });
 });
 

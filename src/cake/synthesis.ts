@@ -4,6 +4,7 @@ import { inferLayout, synthesisLoss, type InputLayout } from './losses';
 import type { RunControl, SynthesisLosses } from './progress';
 import type { Rng } from './rng';
 import type { Teacher } from './teacher';
+import { applyView, drawView, type View } from './views';
 
 /**
  * One CAKE set (spec §2.2): B samples from fresh noise, in G groups of K members with distinct target classes,
@@ -78,6 +79,7 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   const shape = [B, ...teacher.inputShape];
   const size = shape.reduce((a, b) => a * b, 1);
   const layout: InputLayout = teacher.layout ?? inferLayout(teacher.inputShape);
+  const imageSize = imageHW(teacher.inputShape, layout);
 
   const targets = drawTargets(B / K, K, C, rng);
   const targetTensor = tf.tensor1d(targets, 'int32');
@@ -90,8 +92,9 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   const stepTotals: tf.Scalar[] = [];
   let last: { terms: tf.Scalar[]; hit: tf.Scalar } | null = null;
 
-  const lossOf = (input: tf.Tensor) => {
-    const z = teacher.logits(input);
+  // The teacher may see a transformed view of the inputs (views.ts); the TV prior is always on the inputs.
+  const lossOf = (input: tf.Tensor, view: View | null = null) => {
+    const z = teacher.logits(applyView(input, view, layout, cfg.clampRange));
     const t = synthesisLoss(z, input, oneHot, K, cfg.weights, layout);
     const hit = tf.mean(tf.cast(tf.equal(tf.argMax(z, -1), targetTensor), 'float32')) as tf.Scalar;
     return { t, hit };
@@ -111,9 +114,9 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     for (let step = 1; step <= cfg.steps; step++) {
       await control?.gate();
       let kept: { terms: tf.Scalar[]; hit: tf.Scalar } | null = null;
-      const [dy, dx] = cfg.jitter > 0 ? [rng.int(2 * cfg.jitter + 1) - cfg.jitter, rng.int(2 * cfg.jitter + 1) - cfg.jitter] : [0, 0];
+      const view = drawView(cfg, B, imageSize, rng);
       const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => {
-        const { t, hit } = lossOf(dy || dx ? rollImages(input, dy, dx, layout) : input);
+        const { t, hit } = lossOf(input, view);
         // t.total is the returned value (kept in stepTotals); keep the parts and the hit rate for reporting.
         kept = { terms: [t.cls, t.contr, t.tv, t.entropy].map((v) => tf.keep(v)), hit: tf.keep(hit) };
         return t.total;
@@ -184,21 +187,6 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   }
 }
 
-/** The batch of images shifted cyclically by (dy, dx) pixels (differentiable: slices and concatenations). */
-export function rollImages(x: tf.Tensor, dy: number, dx: number, layout: InputLayout): tf.Tensor {
-  if (layout === 'flat') return x;
-  // Batched axes of height and width.
-  const [hAxis, wAxis] = layout === 'NCHW' ? [2, 3] : [1, 2];
-  const roll = (t: tf.Tensor, shift: number, axis: number) => {
-    const n = t.shape[axis];
-    const k = ((shift % n) + n) % n;
-    if (k === 0) return t;
-    const [head, tail] = tf.split(t, [n - k, k], axis);
-    return tf.concat([tail, head], axis);
-  };
-  return roll(roll(x, dy, hAxis), dx, wAxis);
-}
-
 /** Reads the per-step totals of this set and throws on the first non-finite one, naming its step. */
 async function checkFinite(totals: tf.Scalar[], set: number): Promise<void> {
   if (totals.length === 0) return;
@@ -218,4 +206,11 @@ function finalHitRate(probs: Float32Array, targets: Int32Array, C: number): numb
     if (best === targets[i]) hits++;
   }
   return hits / targets.length;
+}
+
+/** Height and width of an image input; null for flat inputs. */
+function imageHW(shape: readonly number[], layout: InputLayout): [number, number] | null {
+  if (layout === 'NHWC' || layout === 'HW') return [shape[0], shape[1]];
+  if (layout === 'NCHW') return [shape[1], shape[2]];
+  return null;
 }

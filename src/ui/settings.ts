@@ -70,6 +70,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'synthesis.decades', label: 'η decay (decades)', kind: 'number', hint: 'η falls to η₀·10^−decades' },
       { key: 'synthesis.etaSchedule', label: 'η schedule', kind: 'select', options: ['linear', 'cosine', 'constant'] },
       { key: 'synthesis.jitter', label: 'Jitter (px)', kind: 'number', hint: 'the teacher sees each step\'s batch shifted by up to this many pixels; 0 is off' },
+      { key: 'synthesis.augViews', label: 'Augmented views share', kind: 'number', hint: 'share of each step\'s batch the teacher sees with a random contrast (half also on a dark background), so samples keep their class under the student\'s augmentations; 0 is off' },
       { key: 'synthesis.langevin', label: 'Langevin noise', kind: 'bool', hint: 'add √(2η)·N(0, I) per step' },
     ],
   },

@@ -234,8 +234,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       // About 30 minutes or less on 2 CPU cores for a LeNet-5-size teacher (measured in BENCHMARKS.md).
       return withOverrides(base, lever(96, 80));
     case 'quick':
-      // About 5 minutes: the same recipe on a smaller pool.
-      return withOverrides(base, lever(32, 30));
+      // About 5 minutes: the same recipe on a smaller pool (45 epochs: 3 seeds each, BENCHMARKS.md).
+      return withOverrides(base, lever(32, 45));
     case 'smoke':
       return withOverrides(base, {
         synthesis: { sets: 2, steps: 4, batchSize: batchFor(40) },

@@ -95,4 +95,14 @@ describe('synthesis jitter', () => {
     expect(jittered.losses.cls).toBeLessThan(start.losses.cls);
     expect(jittered.hitRate).toBeGreaterThan(start.hitRate);
   });
+
+  it('leaves no tensors behind with jitter and augmented views', async () => {
+    const teacher = teacherFromModel(randomConvTeacher(12));
+    const base = presetConfig('smoke', { inputShape: [32, 32, 1], numClasses: 10 }, 0).synthesis;
+    const cfg = { ...base, steps: 4, batchSize: 20, groupSize: 10, jitter: 2, augViews: 0.5 };
+    await synthesizeSet({ teacher, cfg, set: 0, eta: 0.001, rng: new Rng(1) }); // first call: the backend's own set-up
+    const before = tf.memory().numTensors;
+    await synthesizeSet({ teacher, cfg, set: 1, eta: 0.001, rng: new Rng(2) });
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

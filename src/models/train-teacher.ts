@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { StudentConfig } from '../cake/config';
+import { presetConfig, type StudentConfig } from '../cake/config';
 import type { EpochResult } from '../cake/progress';
 import { Rng } from '../cake/rng';
 import { trainClassifier, type StudentStep } from '../cake/train';
@@ -42,26 +42,15 @@ export async function trainTeacher(
   initStudentWeights(model, rng.fork());
   const d = train.shape.reduce((a, b) => a * b, 1);
   const C = t.numClasses;
+  // The method's student recipe (SGD momentum, weight decay, one-cycle), with no augmentation: on real data the
+  // shifts are applied below with the one-hot labels kept (a shifted digit is still that digit).
   const cfg: StudentConfig = {
+    ...presetConfig('paper', { inputShape: train.shape, numClasses: C }).student,
     arch: t.arch,
     epochs: t.epochs,
     batchSize: t.batchSize,
     lr: t.lr,
-    weightDecay: 5e-4,
-    momentum: 0.9,
-    optimizer: 'sgd',
-    schedule: 'onecycle',
-    temperature: 1,
     valFraction: 0,
-    // Real data: shifts are applied below with one-hot labels kept (a shifted digit is still that digit).
-    augShift: 0,
-    augMixup: 0,
-    augContrast: 0,
-    augBlur: 0,
-    augBackground: 0,
-    augErase: 0,
-    augStrokes: 0,
-    classBalance: false,
   };
   const shiftRng = rng.fork();
   const [H, W] = train.shape;

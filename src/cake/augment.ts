@@ -103,21 +103,18 @@ export function augmentBatch(
   });
   if (!image) return;
   const [H, W, C] = image;
-  eachPicked(opts.background, (img) => {
-    const inside = backgroundEllipse(H, W, rng);
+  // Every channel of each pixel outside the kept region goes to the range's low end.
+  const keepOnly = (img: Float32Array, keep: (r: number, c: number) => boolean | number) => {
     for (let r = 0; r < H; r++)
       for (let c = 0; c < W; c++) {
-        if (inside(r, c)) continue;
+        if (keep(r, c)) continue;
         for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
       }
-  });
+  };
+  eachPicked(opts.background, (img) => keepOnly(img, backgroundEllipse(H, W, rng)));
   eachPicked(opts.strokes, (img) => {
-    const keep = strokeMask(H, W, rng);
-    for (let r = 0; r < H; r++)
-      for (let c = 0; c < W; c++) {
-        if (keep[r * W + c]) continue;
-        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
-      }
+    const mask = strokeMask(H, W, rng);
+    keepOnly(img, (r, c) => mask[r * W + c]);
   });
   eachPicked(opts.erase, (img) => {
     // Area 2-20 % of the image, aspect (h/w) log-uniform in [1/5, 5], anywhere it fits.
@@ -179,7 +176,7 @@ function pixelIndex(layout: InputLayout, H: number, W: number, C: number, r: num
 }
 
 /** Height, width and channels of an image input; null for flat inputs (no spatial augmentation). */
-function imageDims(shape: readonly number[], layout: InputLayout): [number, number, number] | null {
+export function imageDims(shape: readonly number[], layout: InputLayout): [number, number, number] | null {
   if (layout === 'NHWC') return [shape[0], shape[1], shape[2]];
   if (layout === 'HW') return [shape[0], shape[1], 1];
   if (layout === 'NCHW') return [shape[1], shape[2], shape[0]];

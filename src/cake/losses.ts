@@ -57,7 +57,8 @@ export function totalVariation(x: tf.Tensor, layout: InputLayout): tf.Scalar {
   });
 }
 
-function spatialAxes(rank: number, layout: InputLayout): [number, number] | null {
+/** The batched tensor's height and width axes, or null when it has none (flat inputs). */
+export function spatialAxes(rank: number, layout: InputLayout): [number, number] | null {
   if (layout === 'NHWC' && rank === 4) return [1, 2];
   if (layout === 'NCHW' && rank === 4) return [2, 3];
   if (layout === 'HW' && rank === 3) return [1, 2];

@@ -50,8 +50,9 @@ describe('augmented views', () => {
     const base = presetConfig('smoke', { inputShape: [16, 16, 1], numClasses: 10 }, 0).synthesis;
     const cfg = { ...base, augViews: 0.5, clampRange: [-1, 2] as [number, number] };
     const B = 40;
-    const view = drawView(cfg, B, [16, 16], new Rng(4))!;
-    const picked = Array.from(view.picked!);
+    const view = drawView(cfg, B, [16, 16, 1], 'NHWC', new Rng(4))!;
+    const a = view.augmented!;
+    const picked = Array.from(a.picked);
     expect(picked.filter((p) => p === 1).length).toBeGreaterThan(8);
     expect(picked.filter((p) => p === 0).length).toBeGreaterThan(8);
     const x = tf.randomNormal([B, 16, 16, 1], 0, 1, 'float32', 5);
@@ -65,7 +66,7 @@ describe('augmented views', () => {
         continue;
       }
       expect(img.every((v) => v >= -1 - 1e-6 && v <= 2 + 1e-6)).toBe(true);
-      if (view.mask[b * 256] === 0) {
+      if (a.mask[b * 256] === 0) {
         masked++;
         expect(img[0]).toBeCloseTo(-1, 6); // a corner outside the ellipse
       }
@@ -75,7 +76,9 @@ describe('augmented views', () => {
     const g = tf.grad((v: tf.Tensor) => tf.sum(applyView(v, view, 'NHWC', cfg.clampRange)))(x).dataSync();
     const pickedGrad = picked.map((p, b) => (p ? g.subarray(b * 256, (b + 1) * 256).some((v) => v !== 0) : true));
     expect(pickedGrad.every(Boolean)).toBe(true);
-    expect(drawView({ ...cfg, augViews: 0, jitter: 0 }, B, [16, 16], new Rng(4))).toBeNull();
+    expect(drawView({ ...cfg, augViews: 0, jitter: 0 }, B, [16, 16, 1], 'NHWC', new Rng(4))).toBeNull();
+    // Jitter alone draws no augmented views (nothing per sample to allocate on every step).
+    expect(drawView({ ...cfg, augViews: 0, jitter: 2 }, B, [16, 16, 1], 'NHWC', new Rng(4))?.augmented).toBeNull();
     tf.dispose([x, seen]);
   });
 });

@@ -79,7 +79,6 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   const shape = [B, ...teacher.inputShape];
   const size = shape.reduce((a, b) => a * b, 1);
   const layout: InputLayout = teacher.layout ?? inferLayout(teacher.inputShape);
-  const imageSize = imageHW(teacher.inputShape, layout);
 
   const targets = drawTargets(B / K, K, C, rng);
   const targetTensor = tf.tensor1d(targets, 'int32');
@@ -114,7 +113,7 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     for (let step = 1; step <= cfg.steps; step++) {
       await control?.gate();
       let kept: { terms: tf.Scalar[]; hit: tf.Scalar } | null = null;
-      const view = drawView(cfg, B, imageSize, rng);
+      const view = drawView(cfg, B, teacher.inputShape, layout, rng);
       const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => {
         const { t, hit } = lossOf(input, view);
         // t.total is the returned value (kept in stepTotals); keep the parts and the hit rate for reporting.
@@ -206,11 +205,4 @@ function finalHitRate(probs: Float32Array, targets: Int32Array, C: number): numb
     if (best === targets[i]) hits++;
   }
   return hits / targets.length;
-}
-
-/** Height and width of an image input; null for flat inputs. */
-function imageHW(shape: readonly number[], layout: InputLayout): [number, number] | null {
-  if (layout === 'NHWC' || layout === 'HW') return [shape[0], shape[1]];
-  if (layout === 'NCHW') return [shape[1], shape[2]];
-  return null;
 }

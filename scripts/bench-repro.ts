@@ -80,10 +80,13 @@ for (let k = 0; k < seeds; k++) {
   const pool = cached ?? new SyntheticPool(info.inputShape.reduce((a, b) => a * b, 1), info.numClasses, config.synthesis.batchSize);
   const setsCached = pool.chunks.length;
   let savedAt = Date.now();
-  const savePool = async () => {
-    await writeFile(`${cache}.part`, encodePool(pool));
-    await rename(`${cache}.part`, cache!);
-  };
+  // Saves run one after another: a stop during a periodic save must not write the same .part file at once.
+  let saving: Promise<void> = Promise.resolve();
+  const savePool = () =>
+    (saving = saving.catch(() => undefined).then(async () => {
+      await writeFile(`${cache}.part`, encodePool(pool));
+      await rename(`${cache}.part`, cache!);
+    }));
   // Stopping a long run (Ctrl-C, kill) keeps the sets made since the last save: they took minutes each.
   const saveAndExit = () => {
     if (!cache || pool.chunks.length <= setsCached) process.exit(130);

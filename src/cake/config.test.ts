@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { presetConfig, validateConfig } from './config';
+import { presetConfig, studentSets, validateConfig, withOverrides } from './config';
 
 describe('presets', () => {
   const mnist = { inputShape: [32, 32, 1], numClasses: 10, inputRange: [-0.42, 2.82] as const };
@@ -32,5 +32,29 @@ describe('presets', () => {
     expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4 });
     expect(rgb.student.augBackground).toBe(0);
     expect(rgb.student.augErase).toBe(0);
+  });
+});
+
+describe('the student’s η band', () => {
+  const mnist = { inputShape: [32, 32, 1], numClasses: 10 };
+
+  it('keeps every set by default and the sets whose η lies in the band otherwise, ends included', () => {
+    const paper = presetConfig('paper', mnist);
+    expect(studentSets(paper)).toHaveLength(512);
+    // η = 0.1 · 10^(−4m/512): 0.01 at set 128, 0.001 at set 256.
+    const band = withOverrides(paper, { student: { etaMin: 0.001, etaMax: 0.01 } });
+    expect(studentSets(band)).toEqual([...Array(129).keys()].map((k) => 128 + k));
+    expect(validateConfig(band, mnist)).toEqual([]);
+  });
+
+  it('a band that is reversed or keeps no set is named with the sets’ η range', () => {
+    const paper = presetConfig('paper', mnist);
+    expect(validateConfig(withOverrides(paper, { student: { etaMin: 0.1, etaMax: 0.01 } }), mnist)).toEqual([
+      { key: 'student.etaMin', message: 'must be at most student.etaMax (0.01), got 0.1' },
+    ]);
+    const none = validateConfig(withOverrides(paper, { student: { etaMin: 1, etaMax: 5 } }), mnist);
+    expect(none).toHaveLength(1);
+    expect(none[0].message).toMatch(/keeps none of the 512 sets \(their η runs from 1\.00e-1 to 1\.02e-5\)/);
+    expect(validateConfig(withOverrides(paper, { student: { etaMax: -1 } }), mnist)[0].key).toBe('student.etaMax');
   });
 });

@@ -1,3 +1,5 @@
+import { etaForSet } from './schedule';
+
 /**
  * Every knob of a CAKE run, its defaults, the presets, and validation.
  *
@@ -118,6 +120,27 @@ export interface StudentConfig {
    * `logitDistillationLoss`); off in the method. Only affects runs whose batches the teacher relabels.
    */
   classBalance: boolean;
+  /**
+   * `data.eps_min` / `data.eps_max`: the student trains only on the sets whose step size η lies in [etaMin, etaMax]
+   * (the reference's `filter_samples_by_eps`); the defaults, 0 and 1e10, keep every set. The pool still holds every
+   * set, so one pool can teach students on different η bands.
+   */
+  etaMin: number;
+  etaMax: number;
+}
+
+/** Whether the student trains on a set made with step size η (its η band, inclusive, with rounding slack). */
+export function studentUsesEta(st: StudentConfig, eta: number): boolean {
+  return eta >= st.etaMin * (1 - 1e-9) && eta <= st.etaMax * (1 + 1e-9);
+}
+
+/** The indices of the sets the student trains on, in order. */
+export function studentSets(config: CakeConfig): number[] {
+  const s = config.synthesis;
+  const kept: number[] = [];
+  for (let m = 0; m < s.sets; m++)
+    if (studentUsesEta(config.student, etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule))) kept.push(m);
+  return kept;
 }
 
 /** Whether the student stage augments its batches (and so has the teacher label every batch afresh). */
@@ -205,6 +228,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augErase: 0,
       augStrokes: 0,
       classBalance: false,
+      etaMin: 0,
+      etaMax: 1e10,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):
@@ -336,6 +361,17 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
     issues.push({ key: 'student.augErase', message: `must be in [0, 1], got ${st.augErase}` });
   if (!(st.augStrokes >= 0 && st.augStrokes <= 1))
     issues.push({ key: 'student.augStrokes', message: `must be in [0, 1], got ${st.augStrokes}` });
+  nonneg('student.etaMin', st.etaMin);
+  pos('student.etaMax', st.etaMax);
+  if (st.etaMin > st.etaMax)
+    issues.push({ key: 'student.etaMin', message: `must be at most student.etaMax (${st.etaMax}), got ${st.etaMin}` });
+  else if (issues.length === 0 && studentSets(config).length === 0) {
+    const etas = [0, s.sets - 1].map((m) => etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule).toExponential(2));
+    issues.push({
+      key: 'student.etaMin',
+      message: `the η band [${st.etaMin}, ${st.etaMax}] keeps none of the ${s.sets} sets (their η runs from ${etas[0]} to ${etas[1]})`,
+    });
+  }
   if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
   const cfg = config as unknown as Record<string, Record<string, unknown>>;
   for (const [key, allowed] of Object.entries(ENUMS)) {

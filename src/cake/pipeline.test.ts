@@ -66,6 +66,29 @@ describe('a LeNet-size run on the smoke preset', () => {
     student.dispose();
   });
 
+  it('trains the student only on the sets of its η band, with as many steps as that band has batches', async () => {
+    const cfg = withOverrides(smoke(), { synthesis: { sets: 3 } });
+    // η falls across sets: a band from set 1's η up keeps sets 0 and 1.
+    const eta1 = 0.1 * 10 ** (-4 / 3);
+    const banded = withOverrides(cfg, { student: { etaMin: eta1, etaMax: 1 } });
+    const student = randomConvTeacher(100);
+    const steps: number[] = [];
+    const { report, pool } = await runCake({
+      teacher: teacherFromModel(teacherModel),
+      config: banded,
+      student,
+      studentArch: 'test-lenet',
+      onProgress: (p) => p.stage === 'student' && steps.push(p.step),
+      progressIntervalMs: 0,
+    });
+    const B = cfg.synthesis.batchSize;
+    expect(pool.size).toBe(3 * B);
+    expect(report.samples.train + report.samples.validation).toBe(2 * B);
+    expect(report.samples.validation).toBe(Math.round(2 * B * cfg.student.valFraction));
+    expect(Math.max(...steps)).toBe(Math.floor(report.samples.train / cfg.student.batchSize));
+    student.dispose();
+  });
+
   it('the synthesis loss falls within a set (the inputs really move)', async () => {
     const first: number[] = [];
     const last: number[] = [];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { studentAugments, validateConfig, type CakeConfig } from './config';
+import { studentAugments, studentSets, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { augmentBatch, studentAugmentOptions } from './augment';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
@@ -125,7 +125,8 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   }
 
   const sampleSize = teacher.inputShape.reduce((a, b) => a * b, 1);
-  const total = s.sets * s.batchSize;
+  // The student trains on the sets in its η band (all of them by default).
+  const total = studentSets(config).length * s.batchSize;
   const nVal = Math.min(total - 1, Math.round(total * st.valFraction));
   const studentSteps = st.epochs * stepsPerEpoch(total - nVal, Math.min(st.batchSize, total - nVal));
   // A student step (forward and backward of a smaller net, weight gradients) costs roughly half a synthesis step per
@@ -232,7 +233,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const synthMsPerStep = synthSteps > 0 ? (synthesisSec * 1000) / synthSteps : 0;
 
   // --- student ---
-  const { train, val } = pool.split(st.valFraction, Rng.derive(config.seed, STREAM.split, 0));
+  const { train, val } = pool.split(st.valFraction, Rng.derive(config.seed, STREAM.split, 0), (c) => studentUsesEta(st, c.eta));
   const studentStart = Date.now();
   let studentStepsDone = 0;
   // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.

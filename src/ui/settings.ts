@@ -86,6 +86,8 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.weightDecay', label: 'Weight decay', kind: 'number' },
       { key: 'student.temperature', label: 'Temperature', kind: 'number' },
       { key: 'student.valFraction', label: 'Held-out share', kind: 'number', hint: 'of the synthetic pool, for agreement' },
+      { key: 'student.etaMin', label: 'Train on η from', kind: 'number', hint: 'the student learns only from sets made with a step size in this band; 0 keeps them all' },
+      { key: 'student.etaMax', label: 'Train on η up to', kind: 'number', hint: 'upper end of that band; 1e10 keeps them all' },
       { key: 'student.augShift', label: 'Augment: shift (px)', kind: 'int', hint: 'largest random shift per batch, relabelled by the teacher; 0 is off' },
       { key: 'student.augMixup', label: 'Augment: mixup share', kind: 'number', hint: 'share of each batch blended with another sample, relabelled by the teacher; 0 is off' },
       { key: 'student.augContrast', label: 'Augment: contrast share', kind: 'number', hint: 'share of each batch given random contrast and brightness within the input range, relabelled by the teacher; 0 is off' },

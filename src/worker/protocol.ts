@@ -6,7 +6,7 @@
  * Bulk data (teacher files, synthetic samples, the student zip, prediction outputs) travels as ArrayBuffers in the
  * transfer list of postMessage, never as JSON arrays.
  */
-import type { CakeConfig, PresetName } from '../cake/config';
+import { studentSets, type CakeConfig, type PresetName } from '../cake/config';
 import type { EpochResult, Progress, SynthesisLosses } from '../cake/progress';
 import type { RunReport } from '../cake/report';
 
@@ -345,7 +345,7 @@ export function estimateSeconds(config: CakeConfig, probe: ProbeTiming): number 
   const s = config.synthesis;
   const st = config.student;
   const synth = s.sets * s.steps * probe.synthesisMsPerStep;
-  const pool = s.sets * s.batchSize;
+  const pool = studentSets(config).length * s.batchSize;
   const train = Math.max(1, Math.round(pool * (1 - st.valFraction)));
   const stepsPerEpoch = Math.ceil(train / Math.max(1, st.batchSize));
   const student = st.epochs * stepsPerEpoch * probe.studentMsPerStep;

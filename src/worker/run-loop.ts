@@ -177,7 +177,8 @@ export async function timeProbe(
     const probeConfig: CakeConfig = {
       ...config,
       synthesis: { ...s, sets: probeSets, steps },
-      student: { ...st, epochs: 1, valFraction: 0 },
+      // Every probe set trains the student: the probe's few sets have other step sizes than the run's η band.
+      student: { ...st, epochs: 1, valFraction: 0, etaMin: 0, etaMax: 1e10 },
     };
     const built = buildStudent(st.arch, [...teacher.inputShape], teacher.numClasses, teacherModel, { seed: config.seed });
     try {

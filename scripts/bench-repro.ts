@@ -105,6 +105,7 @@ for (let k = 0; k < seeds; k++) {
     synthesizer,
     pool,
     teacher: loaded.teacher,
+    teacherModel: loaded.model,
     config,
     student: built.model,
     studentArch: built.arch,

@@ -127,6 +127,12 @@ export interface StudentConfig {
    */
   etaMin: number;
   etaMax: number;
+  /**
+   * Start the student from the teacher's strongest channels instead of random weights, when the student is a
+   * narrower copy of the teacher's layer chain (see src/cake/inherit.ts); off in the method, whose students start
+   * from scratch. Needs a teacher with readable layers (a tfjs Layers model or a Keras file).
+   */
+  inherit: boolean;
 }
 
 /** Whether the student trains on a set made with step size η (its η band, inclusive, with rounding slack). */
@@ -230,6 +236,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       classBalance: false,
       etaMin: 0,
       etaMax: 1e10,
+      inherit: false,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):

@@ -298,6 +298,18 @@ describe('a LeNet-size run on the smoke preset', () => {
     student.dispose();
   });
 
+  it('with student.inherit, starts the student from the teacher’s weights, and says why not without its layers', async () => {
+    const cfg = withOverrides(smoke(), { synthesis: { sets: 1, steps: 1 }, student: { inherit: true, epochs: 0 } });
+    const student = randomConvTeacher(100);
+    await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: cfg, student, studentArch: 'x' });
+    // An equally wide student keeps every channel: with no epochs it is the teacher.
+    expect(await weightsOf(student)).toEqual(await weightsOf(teacherModel));
+    await expect(
+      runCake({ teacher: teacherFromModel(teacherModel), config: cfg, student, studentArch: 'x' }),
+    ).rejects.toThrow(/cannot start from the teacher's weights: the teacher is not a Layers model/);
+    student.dispose();
+  });
+
   it('refuses an invalid config before doing any work', async () => {
     const cfg = withOverrides(smoke(), { synthesis: { batchSize: 45 } });
     const run = runCake({ teacher: teacherFromModel(teacherModel), config: cfg, student: randomConvTeacher(1), studentArch: 'x' });

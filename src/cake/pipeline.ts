@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { InheritError, inheritFromTeacher } from './inherit';
 import { studentAugments, studentSets, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { augmentBatch, studentAugmentOptions } from './augment';
 import { initStudentWeights } from './init';
@@ -53,6 +54,8 @@ export interface RunOptions {
    * cancel reach the sets in flight through the jobs' `control`.
    */
   synthesizer?: SetSynthesizer;
+  /** The teacher's layers, for `student.inherit` (the student starts from its strongest channels). */
+  teacherModel?: tf.LayersModel;
 }
 
 /** The student's state after a whole epoch. */
@@ -116,6 +119,11 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const s = config.synthesis;
   const st = config.student;
   initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
+  if (st.inherit) {
+    if (!opts.teacherModel)
+      throw new InheritError('the teacher is not a Layers model (a graph model or ONNX file has no layers to copy); turn off student.inherit');
+    inheritFromTeacher(opts.teacherModel, student);
+  }
   const resume = opts.studentResume;
   if (resume) {
     if (resume.weights.length !== student.weights.length) throw new Error('the checkpoint does not match this student');

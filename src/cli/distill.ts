@@ -70,6 +70,7 @@ export async function distill(argv: string[]): Promise<void> {
     const { student: model, report } = await runCake({
       synthesizer,
       teacher: loaded.teacher,
+      teacherModel: loaded.model,
       config,
       student: built.model,
       studentArch: built.arch,

@@ -95,6 +95,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.augBackground', label: 'Augment: background share', kind: 'number', hint: 'share of each batch cut to a central ellipse on a dark background, relabelled by the teacher; 0 is off' },
       { key: 'student.augStrokes', label: 'Augment: strokes share', kind: 'number', hint: 'share of each batch seen only through a few random thick curves on a dark background (a pen-stroke prior), relabelled by the teacher; 0 is off' },
       { key: 'student.augErase', label: 'Augment: erase share', kind: 'number', hint: 'share of each batch with one random rectangle set to the dark end of the input range (gaps, missing parts), relabelled by the teacher; 0 is off' },
+      { key: 'student.inherit', label: 'Start from the teacher’s weights', kind: 'bool', hint: 'when the student is a narrower copy of the teacher (LeNet-5 → LeNet-5-half, auto): it starts from the teacher’s strongest channels instead of random weights' },
       { key: 'student.classBalance', label: 'Balance classes', kind: 'bool', hint: 'weight each relabelled batch so the teacher’s classes count equally (augmentation skews them)' },
     ],
   },

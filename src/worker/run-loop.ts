@@ -133,6 +133,7 @@ export async function driveRun(args: RunArgs): Promise<RunOutcome> {
   try {
     const result = await runCake({
       teacher,
+      teacherModel: args.teacherModel,
       config,
       student: built.model,
       studentArch: built.arch,
@@ -184,6 +185,7 @@ export async function timeProbe(
     try {
       const result = await runCake({
         teacher,
+        teacherModel,
         config: probeConfig,
         student: built.model,
         studentArch: built.arch,

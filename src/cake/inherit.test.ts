@@ -1,0 +1,103 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initNodeBackend } from '../tfjs/node-backend';
+import { InheritError, inheritFromTeacher } from './inherit';
+import { initStudentWeights } from './init';
+import { Rng } from './rng';
+
+beforeAll(async () => {
+  await initNodeBackend();
+});
+
+/** A LeNet-shaped chain on 16×16×1: conv → pool → conv → flatten (a 2×2 map, so positions matter) → dense → dense. */
+function lenetLike([c1, c2, f]: [number, number, number], seed: number, batchNorm = false): tf.LayersModel {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.inputLayer({ inputShape: [16, 16, 1] }),
+      tf.layers.conv2d({ filters: c1, kernelSize: 3, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: c2, kernelSize: 3, activation: 'relu', padding: 'valid' }),
+      ...(batchNorm ? [tf.layers.batchNormalization({ axis: -1 })] : []),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: f, activation: 'relu' }),
+      tf.layers.dense({ units: 5 }),
+    ],
+  });
+  initStudentWeights(model, new Rng(seed));
+  return model;
+}
+
+const convs = (m: tf.LayersModel) => m.layers.filter((l) => l.getClassName() === 'Conv2D');
+const weightsOf = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+/** Zeroes the output channels `drop` of every hidden Conv2D/Dense layer (kernel and bias): they output relu(0) = 0. */
+function silence(model: tf.LayersModel, drop: (layerIndex: number, units: number) => number[]): void {
+  const weighted = model.layers.filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName()));
+  weighted.slice(0, -1).forEach((layer, i) => {
+    const [k, b] = layer.getWeights();
+    const units = k.shape[k.shape.length - 1];
+    const dead = drop(i, units);
+    const kv = k.dataSync().slice();
+    for (let j = 0; j < kv.length; j++) if (dead.includes(j % units)) kv[j] = 0;
+    const bv = b.dataSync().slice();
+    for (const d of dead) bv[d] = 0;
+    layer.setWeights([tf.tensor(kv, k.shape), tf.tensor(bv, b.shape)]);
+  });
+}
+
+describe('a student that starts from its teacher’s strongest channels', () => {
+  it('of a teacher whose dropped channels are silent, computes the teacher’s logits exactly', () => {
+    const teacher = lenetLike([6, 8, 12], 1);
+    // Silence every other channel, so the kept half (the nonzero ones, by L1 norm) carries everything, across the
+    // flatten too: a wrong channel mapping there would change the logits.
+    silence(teacher, (_, units) => [...Array(units).keys()].filter((j) => j % 2 === 1));
+    const student = lenetLike([3, 4, 6], 2);
+    const report = inheritFromTeacher(teacher, student);
+    expect(report.map((r) => [r.kept, r.of])).toEqual([[3, 6], [4, 8], [6, 12], [5, 5]]);
+    const x = tf.randomNormal([4, 16, 16, 1], 0, 1, 'float32', 3);
+    const t = (teacher.predict(x) as tf.Tensor).arraySync() as number[][];
+    const s = (student.predict(x) as tf.Tensor).arraySync() as number[][];
+    s.flat().forEach((v, i) => expect(v).toBeCloseTo(t.flat()[i], 4));
+  });
+
+  it('keeps the channels with the largest L1 norms, in their order, and every class of the classifier', () => {
+    const teacher = lenetLike([6, 8, 12], 4);
+    const student = lenetLike([3, 4, 6], 5);
+    inheritFromTeacher(teacher, student);
+    const [k1] = convs(teacher)[0].getWeights();
+    const norms = Array.from({ length: 6 }, (_, o) => Array.from(k1.dataSync()).filter((_, j) => j % 6 === o).reduce((a, v) => a + Math.abs(v), 0));
+    const kept = [...norms.keys()].sort((a, b) => norms[b] - norms[a]).slice(0, 3).sort((a, b) => a - b);
+    const sk = Array.from(convs(student)[0].getWeights()[0].dataSync());
+    const tk = Array.from(k1.dataSync());
+    for (let p = 0; p < 9; p++) kept.forEach((o, j) => expect(sk[p * 3 + j]).toBe(tk[p * 6 + o]));
+    expect(Array.from(student.layers[student.layers.length - 1].getWeights()[1].dataSync())).toEqual(
+      Array.from(teacher.layers[teacher.layers.length - 1].getWeights()[1].dataSync()),
+    );
+  });
+
+  it('gathers BatchNormalization’s statistics for the kept channels and leaves the teacher as it was', () => {
+    const teacher = lenetLike([6, 8, 12], 6, true);
+    const bn = teacher.layers.find((l) => l.getClassName() === 'BatchNormalization')!;
+    bn.setWeights(bn.getWeights().map((w, i) => tf.tensor1d(Array.from({ length: 8 }, (_, c) => i + c / 10 + 0.5))));
+    const before = weightsOf(teacher);
+    const student = lenetLike([3, 4, 6], 7, true);
+    inheritFromTeacher(teacher, student);
+    expect(weightsOf(teacher)).toEqual(before);
+    const [k2] = convs(teacher)[1].getWeights();
+    const norms = Array.from({ length: 8 }, (_, o) => Array.from(k2.dataSync()).filter((_, j) => j % 8 === o).reduce((a, v) => a + Math.abs(v), 0));
+    const kept = [...norms.keys()].sort((a, b) => norms[b] - norms[a]).slice(0, 4).sort((a, b) => a - b);
+    const gamma = Array.from(student.layers.find((l) => l.getClassName() === 'BatchNormalization')!.getWeights()[0].dataSync());
+    kept.forEach((c, j) => expect(gamma[j]).toBeCloseTo(0.5 + c / 10, 6));
+    // The teacher still predicts (its variables were copied from, not handed over and freed).
+    expect((teacher.predict(tf.zeros([1, 16, 16, 1])) as tf.Tensor).shape).toEqual([1, 5]);
+  });
+
+  it('refuses, naming the layer, a student of other layers or a wider one', () => {
+    const teacher = lenetLike([6, 8, 12], 1);
+    const mlp = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [16, 16, 1] }), tf.layers.dense({ units: 5 })] });
+    expect(() => inheritFromTeacher(teacher, mlp)).toThrow(InheritError);
+    expect(() => inheritFromTeacher(teacher, mlp)).toThrow(/its layers \(Flatten → Dense\) are not the teacher's \(Conv2D → Conv2D → Flatten → Dense → Dense\)/);
+    expect(() => inheritFromTeacher(teacher, lenetLike([8, 8, 12], 2))).toThrow(/has 8 outputs, more than the teacher's 6/);
+  });
+});

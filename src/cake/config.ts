@@ -128,12 +128,17 @@ export interface StudentConfig {
   etaMin: number;
   etaMax: number;
   /**
-   * Start the student from the teacher's strongest channels instead of random weights, when the student is a
-   * narrower copy of the teacher's layer chain (see src/cake/inherit.ts); off in the method, whose students start
-   * from scratch. Needs a teacher with readable layers (a tfjs Layers model or a Keras file).
+   * Start the student from the teacher's strongest channels instead of random weights (see src/cake/inherit.ts):
+   * `on` requires it (the run stops with the reason when the student is not a narrower copy of the teacher's layer
+   * chain, or the teacher has no layers to copy: graph models, ONNX); `auto` does it where it can and starts from
+   * random weights otherwise, saying so in the report; `off` is the method, whose students start from scratch.
    */
-  inherit: boolean;
+  inherit: StudentInherit;
+  /** Peak learning rate (one-cycle max_lr) of a student that starts from the teacher's weights, in place of `lr`. */
+  inheritLr: number;
 }
+
+export type StudentInherit = 'off' | 'auto' | 'on';
 
 /** Whether the student trains on a set made with step size η (its η band, inclusive, with rounding slack). */
 export function studentUsesEta(st: StudentConfig, eta: number): boolean {
@@ -236,7 +241,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       classBalance: false,
       etaMin: 0,
       etaMax: 1e10,
-      inherit: false,
+      inherit: 'off',
+      inheritLr: 0.03,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):
@@ -302,6 +308,7 @@ const ENUMS: Record<string, readonly string[]> = {
   'synthesis.init': ['normal', 'uniform'],
   'student.optimizer': ['sgd', 'adam', 'adamw'],
   'student.schedule': ['onecycle', 'constant'],
+  'student.inherit': ['off', 'auto', 'on'],
 };
 
 /** Every problem with a config against a teacher, most specific first; empty when the run can start. */
@@ -352,6 +359,7 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   int('student.epochs', st.epochs, 0, 10_000);
   int('student.batchSize', st.batchSize, 1, 8192);
   pos('student.lr', st.lr, 100);
+  pos('student.inheritLr', st.inheritLr, 100);
   nonneg('student.weightDecay', st.weightDecay);
   if (!(st.momentum >= 0 && st.momentum < 1)) issues.push({ key: 'student.momentum', message: `must be in [0, 1), got ${st.momentum}` });
   pos('student.temperature', st.temperature, 1e3);

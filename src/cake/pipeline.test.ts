@@ -298,16 +298,30 @@ describe('a LeNet-size run on the smoke preset', () => {
     student.dispose();
   });
 
-  it('with student.inherit, starts the student from the teacher’s weights, and says why not without its layers', async () => {
-    const cfg = withOverrides(smoke(), { synthesis: { sets: 1, steps: 1 }, student: { inherit: true, epochs: 0 } });
+  it('with student.inherit, starts the student from the teacher’s weights at its own rate, or says why not', async () => {
+    const cfg = withOverrides(smoke(), { synthesis: { sets: 1, steps: 1 }, student: { inherit: 'on', epochs: 0 } });
     const student = randomConvTeacher(100);
-    await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: cfg, student, studentArch: 'x' });
+    const { report } = await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: cfg, student, studentArch: 'x' });
     // An equally wide student keeps every channel: with no epochs it is the teacher.
     expect(await weightsOf(student)).toEqual(await weightsOf(teacherModel));
+    expect(report.student.init).toBe('teacher');
+    // `on` without the teacher's layers stops with the reason; `auto` starts from the seed's random weights instead.
     await expect(
       runCake({ teacher: teacherFromModel(teacherModel), config: cfg, student, studentArch: 'x' }),
-    ).rejects.toThrow(/cannot start from the teacher's weights: the teacher is not a Layers model/);
+    ).rejects.toThrow(/cannot start from the teacher's weights: the teacher has no layers to copy/);
+    const auto = await runCake({ teacher: teacherFromModel(teacherModel), config: withOverrides(cfg, { student: { inherit: 'auto' } }), student, studentArch: 'x' });
+    expect(auto.report.student).toMatchObject({ init: 'random', initNote: expect.stringMatching(/no layers to copy.*It started from random weights/) });
+    const fresh = randomConvTeacher(100);
+    await runCake({ teacher: teacherFromModel(teacherModel), config: withOverrides(cfg, { student: { inherit: 'off' } }), student: fresh, studentArch: 'x' });
+    expect(await weightsOf(student)).toEqual(await weightsOf(fresh));
+    // The peak rate: inheritLr for a student from the teacher, lr otherwise.
+    const rates: number[] = [];
+    const trained = withOverrides(cfg, { student: { epochs: 1, lr: 0.5, inheritLr: 0.01 } });
+    await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: trained, student, studentArch: 'x', progressIntervalMs: 0, onProgress: (p) => p.stage === 'student' && rates.push(p.lr) });
+    expect(Math.max(...rates)).toBeLessThanOrEqual(0.01);
+    expect(Math.max(...rates)).toBeGreaterThan(0.0004);
     student.dispose();
+    fresh.dispose();
   });
 
   it('refuses an invalid config before doing any work', async () => {

@@ -112,18 +112,38 @@ class Clock {
   }
 }
 
+/**
+ * Initialises the student from the run's seed and, as `student.inherit` asks, from the teacher's strongest channels;
+ * says which, and why `auto` fell back to random weights.
+ */
+function startStudent(
+  student: tf.LayersModel,
+  teacherModel: tf.LayersModel | undefined,
+  config: CakeConfig,
+): { init: RunReport['student']['init']; initNote?: string; lr: number } {
+  const st = config.student;
+  const random = () => initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
+  random();
+  if (st.inherit === 'off') return { init: 'random', lr: st.lr };
+  try {
+    if (!teacherModel) throw new InheritError('the teacher has no layers to copy (a graph model or an ONNX file)');
+    inheritFromTeacher(teacherModel, student);
+    return { init: 'teacher', lr: st.inheritLr };
+  } catch (e) {
+    if (st.inherit === 'on' || !(e instanceof InheritError)) throw e;
+    // A pairing that failed half-way has written some layers: start again from the seed.
+    random();
+    return { init: 'random', initNote: `${e.message} It started from random weights.`, lr: st.lr };
+  }
+}
+
 export async function runCake(opts: RunOptions): Promise<RunResult> {
   const { teacher, config, student, control, onProgress, onSet, onEpoch } = opts;
   const issues = validateConfig(config, teacher);
   if (issues.length) throw new ConfigError(issues);
   const s = config.synthesis;
   const st = config.student;
-  initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
-  if (st.inherit) {
-    if (!opts.teacherModel)
-      throw new InheritError('the teacher is not a Layers model (a graph model or ONNX file has no layers to copy); turn off student.inherit');
-    inheritFromTeacher(opts.teacherModel, student);
-  }
+  const init = startStudent(student, opts.teacherModel, config);
   const resume = opts.studentResume;
   if (resume) {
     if (resume.weights.length !== student.weights.length) throw new Error('the checkpoint does not match this student');
@@ -260,7 +280,8 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     source: { inputShape: teacher.inputShape, numClasses: teacher.numClasses, gather: (i, x, y) => pool.gather(i, x, y) },
     train,
     val,
-    cfg: st,
+    // A student that starts from the teacher's weights trains at its own (lower) peak rate.
+    cfg: { ...st, lr: init.lr },
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     augment: augmenting
       ? (x, n, epoch) =>
@@ -305,7 +326,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     seed: config.seed,
     backend: tf.getBackend(),
     teacher: { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses, logitsFrom: opts.logitsFrom },
-    student: { arch: opts.studentArch, params: student.countParams() },
+    student: { arch: opts.studentArch, params: student.countParams(), init: init.init, ...(init.initNote ? { initNote: init.initNote } : {}) },
     samples: { total: pool.size, train: train.length, validation: val.length },
     timings: { synthesisSec, studentSec, totalSec: (Date.now() - clock.start) / 1000 },
     synthesis: { finalLosses: lastLosses, meanHitRate: hitSum / Math.max(1, s.sets - firstSet), msPerStep: synthMsPerStep },

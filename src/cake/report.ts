@@ -8,7 +8,11 @@ export interface RunReport {
   /** The tfjs backend the run used (wasm, webgpu, webgl, cpu). */
   backend: string;
   teacher: { inputShape: number[]; numClasses: number; logitsFrom?: string };
-  student: { arch: string; params: number };
+  /**
+   * `init`: where the student's weights started (`teacher`: its strongest channels, `student.inherit`); `initNote`
+   * says why `auto` started from random weights.
+   */
+  student: { arch: string; params: number; init: 'teacher' | 'random'; initNote?: string };
   samples: { total: number; train: number; validation: number };
   timings: { synthesisSec: number; studentSec: number; totalSec: number };
   synthesis: {

@@ -17,7 +17,8 @@ export function ResultPanel() {
         <div>
           <h2 id="result-heading">Result</h2>
           <p className="muted small">
-            Student <strong>{summary.student.arch}</strong> · {formatPercent(ratio, 0)} of the teacher’s parameters · trained on{' '}
+            Student <strong>{summary.student.arch}</strong> · {formatPercent(ratio, 0)} of the teacher’s parameters ·{' '}
+            {report.student.init === 'teacher' ? 'started from the teacher’s strongest channels, ' : ''}trained on{' '}
             {formatInt(report.samples.train)} synthetic samples
           </p>
         </div>

@@ -151,7 +151,8 @@ export async function driveRun(args: RunArgs): Promise<RunOutcome> {
       onStudentCheckpoint: args.onStudentCheckpoint,
       synthesizer: args.synthesizer,
     });
-    return { student: result.student, pool: result.pool, report: result.report, note: built.note };
+    const note = [built.note, result.report.student.initNote].filter(Boolean).join(' ');
+    return { student: result.student, pool: result.pool, report: result.report, note: note || undefined };
   } catch (e) {
     built.model.dispose();
     throw e;

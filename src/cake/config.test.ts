@@ -7,7 +7,7 @@ describe('presets', () => {
   it('paper is the method as published: η 0.1 down four decades, 512 × 256, no augmentation', () => {
     const c = presetConfig('paper', mnist);
     expect(c.synthesis).toMatchObject({ sets: 512, steps: 256, batchSize: 500, eta0: 0.1, decades: 4 });
-    expect(c.student).toMatchObject({ epochs: 30, lr: 0.5, augShift: 0, augBlur: 0, augContrast: 0, augBackground: 0, augErase: 0 });
+    expect(c.student).toMatchObject({ epochs: 30, lr: 0.5, augShift: 0, augBlur: 0, augContrast: 0, augBackground: 0, augErase: 0, inherit: 'off' });
   });
 
   it('the budget presets use the measured η band and augment in the range the teacher declares', () => {
@@ -17,6 +17,7 @@ describe('presets', () => {
       expect(c.student.augContrast).toBeGreaterThan(0);
       expect(c.student.augBackground).toBeGreaterThan(0);
       expect(c.student.augErase).toBeGreaterThan(0);
+      expect(c.student).toMatchObject({ inherit: 'auto', inheritLr: 0.05 });
       expect(validateConfig(c, mnist)).toEqual([]);
     }
     expect(presetConfig('standard', mnist).synthesis.sets).toBeGreaterThan(presetConfig('quick', mnist).synthesis.sets);

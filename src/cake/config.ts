@@ -250,6 +250,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
   //   barely leave the noise and the teacher labels most of them with one class, and sets above 0.03 leave the
   //   input range; 32 steps reach the target classes in this band as 64 do. Measured on 1-channel teachers with
   //   the MNIST row's loss weights only, so other teachers keep the method's schedule.
+  // - the student starts from the teacher's own strongest channels when it is a narrower copy of the teacher
+  //   (`inherit: 'auto'`), at peak rate 0.05 instead of 0.5;
   // - the student sees each batch shifted, blurred and, when the teacher declares its input range, contrast-changed,
   //   cut onto a dark background and holed by an erased rectangle (the last two for 1-channel teachers, where they
   //   were measured), every augmented batch relabelled by the teacher.
@@ -258,6 +260,10 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
     synthesis: oneChannel ? { sets, steps: 32, eta0: 0.03, decades: 1 } : { sets, steps: 64 },
     student: {
       epochs,
+      // Start from the teacher's strongest channels where the student is a narrower copy of it (LeNet-5 →
+      // LeNet-5-half, `auto`), at a gentler peak rate than a student from scratch (BENCHMARKS.md, fifth round).
+      inherit: 'auto',
+      inheritLr: 0.05,
       augShift: 2,
       augBlur: 0.5,
       augContrast: traits.inputRange ? 0.5 : 0,

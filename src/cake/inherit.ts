@@ -3,14 +3,13 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * Start a student from the teacher's own weights when the student is a narrower copy of the teacher's layer chain
  * (LeNet-5 → LeNet-5-half, or the zoo's `auto` half-width copy): each Conv2D or Dense layer keeps the teacher's
- * output channels that weigh most, scored by the L1 norm of the channel's filter (the filter-pruning rule of Li et
- * al., 2017) times the L1 norm of the next layer's weights on it (a channel the next layer barely reads matters
- * little however large its filter: on the Fashion-MNIST LeNet-5 the pruned half-width copy scores 55 % on t10k
- * before any training with the product, 17 % with the filter norm alone; MNIST 48 % and 42 %), and, on its input
- * side, the channels the layer before it kept; BatchNormalization keeps the statistics of those channels; the
- * classifier keeps every class. Only weights are read, never data, so the run stays data-free; CAKE's samples then
- * teach the student what the dropped channels did. The method's students start from scratch: this is a lever beyond
- * it (`student.inherit`).
+ * output channels with the largest L1 norms (the filter-pruning rule of Li et al., 2017) and, on its input side, the
+ * channels the layer before it kept; BatchNormalization keeps the statistics of those channels; the classifier keeps
+ * every class. Only weights are read, never data, so the run stays data-free; CAKE's samples then teach the student
+ * what the dropped channels did. The method's students start from scratch: this is a lever beyond it
+ * (`student.inherit`). Scoring a channel by its filter's norm times the next layer's weights on it made a better
+ * start (55 % against 17 % on Fashion-MNIST t10k before training) but a worse MNIST student after training (95.98 %
+ * against 97.80 % at `quick`, one seed; BENCHMARKS.md), so the filter norm alone it is.
  */
 
 export class InheritError extends Error {
@@ -125,10 +124,9 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     if (i === classifier && outS !== outT) throw new InheritError(`the classifier ${where} has ${outS} outputs, the teacher ${outT}`);
     let out: number[] | null = null;
     if (outS < outT) {
-      const score = l1PerColumn(tk, (a) => a.reshape([-1, outT]).sum(0));
-      const next = outgoingNorms(tLayers, i, outT);
-      for (let c = 0; c < outT; c++) score[c] *= next[c];
-      out = topK(score, outS);
+      const norms = tf.tidy(() => tk.abs().reshape([-1, outT]).sum(0));
+      out = topK(norms.dataSync() as Float32Array, outS);
+      norms.dispose();
     }
     const fresh = copies(tw, () => {
       let k = tk;
@@ -143,29 +141,4 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     sel = out;
   });
   return report;
-}
-
-/** Per-channel sums of |kernel| that `reduce` takes from the kernel's absolute values, read back. */
-function l1PerColumn(kernel: tf.Tensor, reduce: (abs: tf.Tensor) => tf.Tensor): Float32Array {
-  const t = tf.tidy(() => reduce(kernel.abs()));
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values;
-}
-
-/**
- * How strongly the next Conv2D or Dense layer reads each of layer i's `channels` outputs: the L1 norm of its
- * weights on that channel (over every position, when a Flatten lies between). BatchNormalization's scaling in
- * between is not counted.
- */
-function outgoingNorms(layers: tf.layers.Layer[], i: number, channels: number): Float32Array {
-  let j = i + 1;
-  let flattened = false;
-  while (j < layers.length && !['Conv2D', 'Dense'].includes(layers[j].getClassName())) {
-    flattened ||= layers[j].getClassName() === 'Flatten';
-    j++;
-  }
-  const kernel = layers[j].getWeights()[0];
-  if (kernel.shape.length === 4) return l1PerColumn(kernel, (a) => a.sum([0, 1, 3]));
-  return l1PerColumn(kernel, (a) => (flattened ? a.reshape([-1, channels, kernel.shape[1] as number]).sum([0, 2]) : a.sum(1)));
 }

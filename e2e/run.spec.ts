@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, test } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
-import { loadFixtureTeacher, openStudio, probeBatch, SMOKE_HASH, state, unzip, waitForRunEnd, type Studio } from './fixtures';
+import { fixtureHash, loadFixtureTeacher, openStudio, probeBatch, SMOKE_HASH, state, unzip, waitForRunEnd, type Studio } from './fixtures';
 
 test('a smoke run on wasm: progress, charts, samples, and a downloaded student that predicts what the studio predicts', async ({ page }) => {
   await openStudio(page, SMOKE_HASH, 'wasm');
@@ -65,4 +65,13 @@ test('a smoke run on wasm: progress, charts, samples, and a downloaded student t
   const C = studio.shape[1];
   for (let r = 0; r < probe.shape[0]; r++) expect(argmax(node, r, C)).toBe(argmax(studio.data, r, C));
   model.dispose();
+});
+
+test('a student that starts from the teacher’s weights says so in the result and in its report', async ({ page }) => {
+  await openStudio(page, fixtureHash({ 'student.inherit': 'on' }), 'wasm');
+  await loadFixtureTeacher(page);
+  await page.getByRole('button', { name: 'Start' }).click();
+  expect(await waitForRunEnd(page)).toContain('Finished');
+  await expect(page.getByText('started from the teacher’s strongest channels')).toBeVisible();
+  expect(await state<string>(page, 's.result.report.student.init')).toBe('teacher');
 });

@@ -93,11 +93,19 @@ describe('a student that starts from its teacher’s strongest channels', () => 
     expect((teacher.predict(tf.zeros([1, 16, 16, 1])) as tf.Tensor).shape).toEqual([1, 5]);
   });
 
-  it('refuses, naming the layer, a student of other layers or a wider one', () => {
+  it('refuses, naming the layer, a student of other layers or a wider one, and channels-first layers', () => {
     const teacher = lenetLike([6, 8, 12], 1);
     const mlp = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [16, 16, 1] }), tf.layers.dense({ units: 5 })] });
     expect(() => inheritFromTeacher(teacher, mlp)).toThrow(InheritError);
     expect(() => inheritFromTeacher(teacher, mlp)).toThrow(/its layers \(Flatten → Dense\) are not the teacher's \(Conv2D → Conv2D → Flatten → Dense → Dense\)/);
     expect(() => inheritFromTeacher(teacher, lenetLike([8, 8, 12], 2))).toThrow(/has 8 outputs, more than the teacher's 6/);
+    const firstChannels = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [1, 16, 16], filters: 4, kernelSize: 3, dataFormat: 'channelsFirst' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 5 }),
+      ],
+    });
+    expect(() => inheritFromTeacher(firstChannels, firstChannels)).toThrow(/the teacher's layer "[^"]+" is channels-first/);
   });
 });

@@ -42,6 +42,11 @@ function structure(model: tf.LayersModel, who: string): tf.layers.Layer[] {
     if (PASS_THROUGH.has(cls)) continue;
     if (ADAPTERS.has(cls) && !out.some((l) => WEIGHTED.has(l.getClassName()))) continue;
     if (!WEIGHTED.has(cls) && cls !== 'Flatten') throw new InheritError(`the ${who} has a ${cls} layer ("${layer.name}")`);
+    // Channel indices below are channels-last (kernels, BatchNormalization's axis, the Flatten order).
+    const c = layer.getConfig() as { dataFormat?: string; axis?: number | number[] };
+    const axis = Array.isArray(c.axis) ? (c.axis.length === 1 ? c.axis[0] : NaN) : c.axis;
+    if (c.dataFormat === 'channelsFirst' || (cls === 'BatchNormalization' && axis !== -1 && axis !== (layer.outputShape as number[]).length - 1))
+      throw new InheritError(`the ${who}'s layer "${layer.name}" is channels-first`);
     out.push(layer);
   }
   return out;
@@ -102,7 +107,8 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     const sw = s.getWeights();
     if (cls === 'BatchNormalization') {
       const n = (tw[0]?.shape[0] as number) ?? 0;
-      if (sw.length !== tw.length || sw[0].shape[0] !== (sel?.length ?? n)) throw new InheritError(`${where} does not match the channels kept before it`);
+      if (sw.length !== tw.length) throw new InheritError(`${where} has ${sw.length} weights, the teacher's ${tw.length}`);
+      if (sw[0].shape[0] !== (sel?.length ?? n)) throw new InheritError(`${where} does not match the channels kept before it`);
       const fresh = copies(tw, () => (sel ? tw.map((w) => tf.gather(w, sel!)) : tw));
       s.setWeights(fresh);
       tf.dispose(fresh);

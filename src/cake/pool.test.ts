@@ -26,9 +26,9 @@ describe('the pool’s train/validation split', () => {
     for (const i of train) expect(pool.setOf(i)).toBeGreaterThanOrEqual(2);
   });
 
-  it('a band that keeps every set gives the whole pool’s split, draw for draw', () => {
-    const pool = numberedPool(3);
-    expect(pool.split(0.25, new Rng(3), () => true)).toEqual(pool.split(0.25, new Rng(3)));
+  it('keeping every set, the split is the seeded permutation of the whole pool, draw for draw (as before bands)', () => {
+    const perm = new Rng(3).permutation(12);
+    expect(numberedPool(3).split(0.25, new Rng(3))).toEqual({ val: perm.slice(0, 3), train: perm.slice(3) });
   });
 
   it('a band that keeps no set is an error, not an empty student stage', () => {

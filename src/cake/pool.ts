@@ -57,19 +57,15 @@ export class SyntheticPool {
   /**
    * The reference's random 99/1 split: a seeded permutation of the samples, the first round(n·valFraction) held out.
    * At least one sample stays in training. `keepSet` restricts both parts to the samples of some sets (the student's
-   * η band); without it, or when it keeps every set, the split is that of the whole pool.
+   * η band): the permutation runs over the kept samples and is mapped back to pool indices, so keeping every set
+   * gives the whole pool's split.
    */
-  split(valFraction: number, rng: Rng, keepSet?: (chunk: PoolChunk) => boolean): { train: Int32Array; val: Int32Array } {
-    const kept = keepSet ? this.chunks.flatMap((c, k) => (keepSet(c) ? [k] : [])) : [];
-    const all = !keepSet || kept.length === this.chunks.length;
-    const n = all ? this.count : kept.length * this.chunkSize;
+  split(valFraction: number, rng: Rng, keepSet: (chunk: PoolChunk) => boolean = () => true): { train: Int32Array; val: Int32Array } {
+    const kept = this.chunks.flatMap((c, k) => (keepSet(c) ? [k] : []));
+    const n = kept.length * this.chunkSize;
     if (n === 0) throw new Error('no set of the synthetic pool is in the student’s η band');
     const perm = rng.permutation(n);
-    if (!all)
-      for (let i = 0; i < n; i++) {
-        const j = perm[i];
-        perm[i] = kept[Math.floor(j / this.chunkSize)] * this.chunkSize + (j % this.chunkSize);
-      }
+    for (let i = 0; i < n; i++) perm[i] = kept[Math.floor(perm[i] / this.chunkSize)] * this.chunkSize + (perm[i] % this.chunkSize);
     const nVal = Math.min(n - 1, Math.round(n * valFraction));
     return { val: perm.slice(0, nVal), train: perm.slice(nVal) };
   }

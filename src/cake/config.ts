@@ -242,7 +242,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       etaMin: 0,
       etaMax: 1e10,
       inherit: 'off',
-      inheritLr: 0.03,
+      inheritLr: 0.05,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):
@@ -261,9 +261,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
     student: {
       epochs,
       // Start from the teacher's strongest channels where the student is a narrower copy of it (LeNet-5 →
-      // LeNet-5-half, `auto`), at a gentler peak rate than a student from scratch (BENCHMARKS.md, fifth round).
+      // LeNet-5-half, `auto`), at `inheritLr`, gentler than a student from scratch (BENCHMARKS.md, fifth round).
       inherit: 'auto',
-      inheritLr: 0.05,
       augShift: 2,
       augBlur: 0.5,
       augContrast: traits.inputRange ? 0.5 : 0,

@@ -83,7 +83,7 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
   // The classifier: the last Conv2D or Dense layer; it keeps every class, in order.
   let classifier = -1;
   tLayers.forEach((l, i) => {
-    if (l.getClassName() !== 'BatchNormalization') classifier = i;
+    if (l.getClassName() === 'Conv2D' || l.getClassName() === 'Dense') classifier = i;
   });
   const report: InheritedLayer[] = [];
   // The teacher channels feeding the current layer; null while every channel is kept (the input, or unpruned layers).

@@ -136,6 +136,11 @@ export interface StudentConfig {
   inherit: StudentInherit;
   /** Peak learning rate (one-cycle max_lr) of a student that starts from the teacher's weights, in place of `lr`. */
   inheritLr: number;
+  /**
+   * Weight of the feature hints (see src/cake/hints.ts) for a student that started from the teacher's weights: its
+   * hidden layers also learn the teacher's activations of the channels they kept; 0 (the method) is off.
+   */
+  hint: number;
 }
 
 export type StudentInherit = 'off' | 'auto' | 'on';
@@ -243,6 +248,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       etaMax: 1e10,
       inherit: 'off',
       inheritLr: 0.05,
+      hint: 0,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):
@@ -365,6 +371,7 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   int('student.batchSize', st.batchSize, 1, 8192);
   pos('student.lr', st.lr, 100);
   pos('student.inheritLr', st.inheritLr, 100);
+  nonneg('student.hint', st.hint);
   nonneg('student.weightDecay', st.weightDecay);
   if (!(st.momentum >= 0 && st.momentum < 1)) issues.push({ key: 'student.momentum', message: `must be in [0, 1), got ${st.momentum}` });
   pos('student.temperature', st.temperature, 1e3);

@@ -26,6 +26,11 @@ export interface InheritedLayer {
   /** Output channels (or units) kept, of the teacher's. */
   kept: number;
   of: number;
+  /**
+   * Conv2D and Dense layers: the teacher's output channels kept, in order (student channel j is teacher channel
+   * `channels[j]`); null when every channel was kept. Absent for BatchNormalization.
+   */
+  channels?: number[] | null;
 }
 
 const WEIGHTED = new Set(['Conv2D', 'Dense', 'BatchNormalization']);
@@ -143,7 +148,7 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     });
     s.setWeights(fresh);
     tf.dispose(fresh);
-    report.push({ student: s.name, teacher: t.name, kept: outS, of: outT });
+    report.push({ student: s.name, teacher: t.name, kept: outS, of: outT, channels: out });
     sel = out;
   });
   return report;

@@ -324,6 +324,41 @@ describe('a LeNet-size run on the smoke preset', () => {
     fresh.dispose();
   });
 
+  it('with student.hint, hints the hidden layers of a student from the teacher, or says why it cannot', async () => {
+    // LeNet-shaped at half the teacher's width, so the copy loses channels and both terms have something to teach.
+    const half = () =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [32, 32, 1], filters: 3, kernelSize: 5, activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 8, kernelSize: 5, activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 42, activation: 'relu' }),
+          tf.layers.dense({ units: 10 }),
+        ],
+      });
+    const cfg = (hint: number, inherit: 'on' | 'off') =>
+      withOverrides(smoke(), { synthesis: { sets: 1, steps: 1 }, student: { inherit, epochs: 1, hint } });
+    const run = async (hint: number, inherit: 'on' | 'off') => {
+      const student = half();
+      const { report } = await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: cfg(hint, inherit), student, studentArch: 'x' });
+      const w = await weightsOf(student);
+      student.dispose();
+      return { report, w };
+    };
+    const hinted = await run(1, 'on');
+    const plain = await run(0, 'on');
+    const names = teacherModel.layers.filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName())).length - 1;
+    expect(hinted.report.student.hinted).toHaveLength(names);
+    expect(plain.report.student.hinted).toBeUndefined();
+    // Same seed, same batches: the hint term alone makes the difference.
+    expect(hinted.w[2]).not.toEqual(plain.w[2]);
+    const random = await run(1, 'off');
+    expect(random.report.student.hinted).toBeUndefined();
+    expect(random.report.student.initNote).toMatch(/Feature hints \(student.hint\) were not used: they need a student that starts from the teacher’s weights/);
+  });
+
   it('refuses an invalid config before doing any work', async () => {
     const cfg = withOverrides(smoke(), { synthesis: { batchSize: 45 } });
     const run = runCake({ teacher: teacherFromModel(teacherModel), config: cfg, student: randomConvTeacher(1), studentArch: 'x' });

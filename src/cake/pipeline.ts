@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { InheritError, inheritFromTeacher } from './inherit';
+import { buildHints } from './hints';
+import { InheritError, inheritFromTeacher, type InheritedLayer } from './inherit';
 import { studentAugments, studentSets, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { augmentBatch, studentAugmentOptions } from './augment';
 import { initStudentWeights } from './init';
@@ -120,15 +121,15 @@ function startStudent(
   student: tf.LayersModel,
   teacherModel: tf.LayersModel | undefined,
   config: CakeConfig,
-): { init: RunReport['student']['init']; initNote?: string; lr: number } {
+): { init: RunReport['student']['init']; initNote?: string; lr: number; inherited?: InheritedLayer[] } {
   const st = config.student;
   const random = () => initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
   random();
   if (st.inherit === 'off') return { init: 'random', lr: st.lr };
   try {
     if (!teacherModel) throw new InheritError('the teacher has no layers to copy (a graph model or an ONNX file)');
-    inheritFromTeacher(teacherModel, student);
-    return { init: 'teacher', lr: st.inheritLr };
+    const inherited = inheritFromTeacher(teacherModel, student);
+    return { init: 'teacher', lr: st.inheritLr, inherited };
   } catch (e) {
     if (st.inherit === 'on' || !(e instanceof InheritError)) throw e;
     // A pairing that failed half-way has written some layers: start again from the seed.
@@ -275,6 +276,15 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const scratch = new Float32Array(sampleSize);
   const layout = teacher.layout ?? inferLayout(teacher.inputShape);
   const doneEpochs: EpochResult[] = [...(resume?.epochs ?? [])];
+  // Feature hints need the teacher's layers and the channels the student kept: only for a student from the teacher.
+  const hints = st.hint > 0 && init.inherited && opts.teacherModel ? buildHints(opts.teacherModel, student, init.inherited, st.hint) : null;
+  const hintNote =
+    st.hint > 0 && !hints
+      ? init.inherited
+        ? 'Feature hints (student.hint) were not used: the student has no hidden layer to hint.'
+        : 'Feature hints (student.hint) were not used: they need a student that starts from the teacher’s weights.'
+      : undefined;
+  const initNote = [init.initNote, hintNote].filter(Boolean).join(' ');
   const trained = await trainClassifier({
     model: student,
     source: { inputShape: teacher.inputShape, numClasses: teacher.numClasses, gather: (i, x, y) => pool.gather(i, x, y) },
@@ -292,6 +302,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     relabelElsewhere: augmenting && opts.synthesizer?.relabel ? (x, n) => opts.synthesizer!.relabel!(x, n) : undefined,
     control,
     onEpoch,
+    hints: hints ?? undefined,
     startEpoch: resume?.startEpoch,
     initialOptimizerState: resume?.optimizer,
     onEpochEnd: opts.onStudentCheckpoint
@@ -316,7 +327,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
         ...clock.timing(s.sets * s.steps, studentStepsDone, Math.min(st.batchSize, train.length), studentStart, studentStepsDone),
       });
     },
-  });
+  }).finally(() => hints?.dispose());
   const studentSec = (Date.now() - studentStart) / 1000;
   const epochs = [...(resume?.epochs ?? []), ...trained];
   const last = epochs[epochs.length - 1];
@@ -326,7 +337,13 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     seed: config.seed,
     backend: tf.getBackend(),
     teacher: { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses, logitsFrom: opts.logitsFrom },
-    student: { arch: opts.studentArch, params: student.countParams(), init: init.init, ...(init.initNote ? { initNote: init.initNote } : {}) },
+    student: {
+      arch: opts.studentArch,
+      params: student.countParams(),
+      init: init.init,
+      ...(initNote ? { initNote } : {}),
+      ...(hints ? { hinted: hints.layers.map((l) => l.student) } : {}),
+    },
     samples: { total: pool.size, train: train.length, validation: val.length },
     timings: { synthesisSec, studentSec, totalSec: (Date.now() - clock.start) / 1000 },
     synthesis: { finalLosses: lastLosses, meanHitRate: hitSum / Math.max(1, s.sets - firstSet), msPerStep: synthMsPerStep },

@@ -10,9 +10,10 @@ export interface RunReport {
   teacher: { inputShape: number[]; numClasses: number; logitsFrom?: string };
   /**
    * `init`: where the student's weights started (`teacher`: its strongest channels, `student.inherit`); `initNote`
-   * says why `auto` started from random weights.
+   * says why `auto` started from random weights, and why feature hints asked for (`student.hint`) were not used;
+   * `hinted`: the student layers that learned the teacher's activations (feature hints).
    */
-  student: { arch: string; params: number; init: 'teacher' | 'random'; initNote?: string };
+  student: { arch: string; params: number; init: 'teacher' | 'random'; initNote?: string; hinted?: string[] };
   samples: { total: number; train: number; validation: number };
   timings: { synthesisSec: number; studentSec: number; totalSec: number };
   synthesis: {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hintLoss, type Hints } from './hints';
 import type { StudentConfig } from './config';
 import { makeOptimizer, type OptimizerState } from './optim';
 import type { EpochResult, RunControl } from './progress';
@@ -67,6 +68,8 @@ export interface TrainArgs {
    * optimiser's state asynchronously. Nothing trains while it runs.
    */
   onEpochEnd?: (e: EpochEnd) => void | Promise<void>;
+  /** Feature hints (see src/cake/hints.ts): the student's hidden layers also learn the teacher's activations. */
+  hints?: Hints;
 }
 
 export interface EpochEnd {
@@ -118,7 +121,7 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, relabelElsewhere, onEpochEnd } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, relabelElsewhere, onEpochEnd, hints } = args;
   const startEpoch = args.startEpoch ?? 0;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
@@ -162,11 +165,14 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
           const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
           const teacherLogits = outside ? tf.tensor2d(outside, [bs, C]) : relabel ? relabel(xb) : null;
           const yb = teacherLogits ? null : tf.tensor2d(yBuf, [bs, C]);
+          const hintTargets = hints?.targets(xb);
           const { value, grads } = tf.variableGrads(() => {
-            const logits = model.apply(xb, { training: true }) as tf.Tensor2D;
-            return teacherLogits
+            const outs = hints ? (hints.student.apply(xb, { training: true }) as tf.Tensor[]) : null;
+            const logits = (outs ? outs[outs.length - 1] : model.apply(xb, { training: true })) as tf.Tensor2D;
+            const base = teacherLogits
               ? logitDistillationLoss(logits, teacherLogits, cfg.temperature, cfg.classBalance)
               : softTargetCrossEntropy(logits, yb!, cfg.temperature);
+            return outs ? tf.add(base, tf.mul(hintLoss(outs.slice(0, -1), hintTargets!), hints!.weight)) : base;
           }, vars);
           optimizer.step(vars, grads, lr, momentum);
           return value;

@@ -97,6 +97,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.augErase', label: 'Augment: erase share', kind: 'number', hint: 'share of each batch with one random rectangle set to the dark end of the input range (gaps, missing parts), relabelled by the teacher; 0 is off' },
       { key: 'student.inherit', label: 'Start from the teacher’s weights', kind: 'select', options: ['off', 'auto', 'on'], hint: 'when the student is a narrower copy of the teacher (LeNet-5 → LeNet-5-half, auto): it starts from the teacher’s strongest channels; auto falls back to random weights where it cannot, on stops with the reason' },
       { key: 'student.inheritLr', label: 'Peak learning rate from the teacher’s weights', kind: 'number', hint: 'used instead of the peak learning rate when the student starts from the teacher’s weights' },
+      { key: 'student.hint', label: 'Feature hints weight', kind: 'number', hint: 'for a student that starts from the teacher’s weights: its hidden layers also learn the teacher’s activations of the channels they kept (FitNets); 0 is off' },
       { key: 'student.classBalance', label: 'Balance classes', kind: 'bool', hint: 'weight each relabelled batch so the teacher’s classes count equally (augmentation skews them)' },
     ],
   },

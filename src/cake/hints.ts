@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+import type { InheritedLayer } from './inherit';
+
+/**
+ * Feature hints (FitNets, Romero et al., 2015) for a student that started from the teacher's channels
+ * (`student.inherit`): each hidden layer the student copied is also pulled towards the teacher's own activations of
+ * the channels it kept, on the same synthetic batch. A layer keeps the teacher's channel order, so no adapter is
+ * needed: student channel j is teacher channel `channels[j]`. Logits carry 10 numbers per sample; the hinted layers
+ * carry thousands, so each synthetic sample teaches more. Only the teacher's activations on CAKE's samples are read,
+ * never data. A lever beyond the method (`student.hint`, 0 = off).
+ */
+export interface Hints {
+  /** The student's hinted layers' outputs, then its logits; shares the student's weights. */
+  student: tf.LayersModel;
+  /** The teacher's activations of the kept channels of each hinted layer, for a batch (no gradient needed). */
+  targets(x: tf.Tensor): tf.Tensor[];
+  weight: number;
+  /** Which layers are hinted, student name → teacher name, for the report. */
+  layers: { student: string; teacher: string }[];
+  /** Frees the selection matrices (the two models share their layers' weights with the student and the teacher). */
+  dispose(): void;
+}
+
+/** The hint term: mean over layers of the mean squared difference (a.sub(b).square(): see platform notes). */
+export function hintLoss(studentFeatures: tf.Tensor[], teacherFeatures: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    const per = studentFeatures.map((s, i) => tf.mean(tf.square(tf.sub(s, teacherFeatures[i]))));
+    return tf.div(tf.addN(per), per.length) as tf.Scalar;
+  });
+}
+
+/**
+ * The hints for a student that `inheritFromTeacher` paired with `teacher` (its report, `inherited`): every Conv2D and
+ * Dense layer but the classifier. Null when there is no such layer.
+ */
+export function buildHints(teacher: tf.LayersModel, student: tf.LayersModel, inherited: InheritedLayer[], weight: number): Hints | null {
+  const weighted = inherited.filter((l) => l.channels !== undefined);
+  const hidden = weighted.slice(0, -1); // the last one is the classifier, matched through the logits already
+  if (hidden.length === 0) return null;
+  const sOut = hidden.map((l) => student.getLayer(l.student).output as tf.SymbolicTensor);
+  const tOut = hidden.map((l) => teacher.getLayer(l.teacher).output as tf.SymbolicTensor);
+  const studentModel = tf.model({ inputs: student.inputs, outputs: [...sOut, ...(student.outputs as tf.SymbolicTensor[])] });
+  const teacherModel = tf.model({ inputs: teacher.inputs, outputs: tOut });
+  // Channel selection as a product with a 0/1 matrix: wasm's gather along the last axis of a feature map took twice
+  // the teacher's whole forward pass; its matrix product is one of our fast kernels.
+  const pick = hidden.map((l) => {
+    if (!l.channels) return null;
+    const sel = new Float32Array(l.of * l.kept);
+    l.channels.forEach((c, j) => (sel[c * l.kept + j] = 1));
+    return tf.tensor2d(sel, [l.of, l.kept]);
+  });
+  return {
+    student: studentModel,
+    targets: (x) =>
+      tf.tidy(() => {
+        const out = teacherModel.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
+        const all = Array.isArray(out) ? out : [out];
+        return all.map((t, i) => {
+          const p = pick[i];
+          return p ? tf.reshape(tf.matMul(tf.reshape(t, [-1, p.shape[0]]), p), [...t.shape.slice(0, -1), p.shape[1]]) : t;
+        });
+      }),
+    weight,
+    layers: hidden.map((l) => ({ student: l.student, teacher: l.teacher })),
+    dispose: () => tf.dispose(pick.filter((p): p is tf.Tensor2D => p !== null)),
+  };
+}

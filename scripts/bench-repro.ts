@@ -59,6 +59,8 @@ let config: CakeConfig | undefined;
 let usedCache = false;
 /** Whether the students started from the teacher's weights (`student.inherit`), and so trained at `inheritLr`. */
 let fromTeacher = false;
+/** Whether the students learned the teacher's activations too (`student.hint`, used only from the teacher's weights). */
+let hinted = false;
 let workersUsed = 1;
 for (let k = 0; k < seeds; k++) {
   const seed = firstSeed + k;
@@ -128,6 +130,7 @@ for (let k = 0; k < seeds; k++) {
   if (setsCached > 0) usedCache = true;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
   fromTeacher = report.student.init === 'teacher';
+  hinted = (report.student.hinted?.length ?? 0) > 0;
   process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s); per class ${scored.perClass.map((p) => (p == null ? '–' : (100 * p).toFixed(0))).join(' ')}; most often taken for ${mostConfused(scored.confusion)}\n`);
   student.dispose();
 }
@@ -158,7 +161,7 @@ const result = {
   dataset,
   preset,
   label: [args.values.get('label'), usedCache ? 'synthesis from a cached pool: its time is not (all) this run' : ''].filter(Boolean).join('; '),
-  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, studentEpochs: st.epochs, studentLr: fromTeacher ? st.inheritLr : st.lr, studentInit: fromTeacher ? 'teacher' : 'random' },
+  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, studentEpochs: st.epochs, studentLr: fromTeacher ? st.inheritLr : st.lr, studentInit: fromTeacher ? 'teacher' : 'random', studentHint: hinted ? st.hint : 0 },
   overrides: args.repeated.get('set') ?? [],
   student: st.arch,
   teacherAccuracy: teacherAcc,
@@ -179,7 +182,7 @@ if (!args.flags.has('no-record')) {
   const pct = (v: number) => (100 * v).toFixed(2);
   const row =
     `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${result.budget.samples} | ` +
-    `${st.epochs} @ lr ${result.budget.studentLr}${fromTeacher ? ' from the teacher' : ''} | ${result.wallSec.synthesis.toFixed(0)} s${workersUsed > 1 ? ` (${workersUsed} workers)` : ''} / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
+    `${st.epochs} @ lr ${result.budget.studentLr}${fromTeacher ? ' from the teacher' : ''}${hinted ? `, hints ${st.hint}` : ''} | ${result.wallSec.synthesis.toFixed(0)} s${workersUsed > 1 ? ` (${workersUsed} workers)` : ''} / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
     `${pct(mean)}${runs.length > 1 ? ` ± ${pct(std)} (${runs.length} seeds)` : ''} | \`${command}\` |`;
   if (text.includes(marker)) await writeFile(file, text.replace(marker, `${row}\n${marker}`));
   else process.stderr.write(`BENCHMARKS.md has no ${marker} marker; row not recorded\n`);

@@ -14,6 +14,10 @@ export interface Hints {
   student: tf.LayersModel;
   /** The teacher's activations of the kept channels of each hinted layer, for a batch (no gradient needed). */
   targets(x: tf.Tensor): tf.Tensor[];
+  /** What a helper holding its own copy of the teacher needs to compute `targets` (see `teacherFeatures`). */
+  spec: HintSpec[];
+  /** Each target's shape for one sample (without the batch axis). */
+  targetShapes: number[][];
   weight: number;
   /** Which layers are hinted, student name → teacher name, for the report. */
   layers: { student: string; teacher: string }[];
@@ -29,6 +33,42 @@ export function hintLoss(studentFeatures: tf.Tensor[], teacherFeatures: tf.Tenso
   });
 }
 
+/** One hinted teacher layer: its name, and the channels the student kept of its `of` (null: all of them). */
+export interface HintSpec {
+  teacher: string;
+  channels: number[] | null;
+  of: number;
+}
+
+/**
+ * The teacher's activations of the hinted channels, one tensor per spec entry: used in-process and by the synthesis
+ * helpers, which hold their own copy of the teacher and label the student's next batch while it trains. The caller
+ * disposes what `dispose` frees once done.
+ */
+export function teacherFeatures(teacher: tf.LayersModel, spec: HintSpec[]): { compute(x: tf.Tensor): tf.Tensor[]; dispose(): void } {
+  const model = tf.model({ inputs: teacher.inputs, outputs: spec.map((h) => teacher.getLayer(h.teacher).output as tf.SymbolicTensor) });
+  // Channel selection as a product with a 0/1 matrix: wasm's gather along the last axis of a feature map took twice
+  // the teacher's whole forward pass; its matrix product is one of our fast kernels.
+  const pick = spec.map((h) => {
+    if (!h.channels) return null;
+    const k = h.channels.length;
+    const sel = new Float32Array(h.of * k);
+    h.channels.forEach((c, j) => (sel[c * k + j] = 1));
+    return tf.tensor2d(sel, [h.of, k]);
+  });
+  return {
+    compute: (x) =>
+      tf.tidy(() => {
+        const out = model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
+        return (Array.isArray(out) ? out : [out]).map((t, i) => {
+          const p = pick[i];
+          return p ? tf.reshape(tf.matMul(tf.reshape(t, [-1, p.shape[0]]), p), [...t.shape.slice(0, -1), p.shape[1]]) : t;
+        });
+      }),
+    dispose: () => tf.dispose(pick.filter((p): p is tf.Tensor2D => p !== null)),
+  };
+}
+
 /**
  * The hints for a student that `inheritFromTeacher` paired with `teacher` (its report, `inherited`): every Conv2D and
  * Dense layer but the classifier. Null when there is no such layer.
@@ -38,30 +78,16 @@ export function buildHints(teacher: tf.LayersModel, student: tf.LayersModel, inh
   const hidden = weighted.slice(0, -1); // the last one is the classifier, matched through the logits already
   if (hidden.length === 0) return null;
   const sOut = hidden.map((l) => student.getLayer(l.student).output as tf.SymbolicTensor);
-  const tOut = hidden.map((l) => teacher.getLayer(l.teacher).output as tf.SymbolicTensor);
   const studentModel = tf.model({ inputs: student.inputs, outputs: [...sOut, ...(student.outputs as tf.SymbolicTensor[])] });
-  const teacherModel = tf.model({ inputs: teacher.inputs, outputs: tOut });
-  // Channel selection as a product with a 0/1 matrix: wasm's gather along the last axis of a feature map took twice
-  // the teacher's whole forward pass; its matrix product is one of our fast kernels.
-  const pick = hidden.map((l) => {
-    if (!l.channels) return null;
-    const sel = new Float32Array(l.of * l.kept);
-    l.channels.forEach((c, j) => (sel[c * l.kept + j] = 1));
-    return tf.tensor2d(sel, [l.of, l.kept]);
-  });
+  const spec = hidden.map((l) => ({ teacher: l.teacher, channels: l.channels ?? null, of: l.of }));
+  const features = teacherFeatures(teacher, spec);
   return {
     student: studentModel,
-    targets: (x) =>
-      tf.tidy(() => {
-        const out = teacherModel.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
-        const all = Array.isArray(out) ? out : [out];
-        return all.map((t, i) => {
-          const p = pick[i];
-          return p ? tf.reshape(tf.matMul(tf.reshape(t, [-1, p.shape[0]]), p), [...t.shape.slice(0, -1), p.shape[1]]) : t;
-        });
-      }),
+    targets: features.compute,
+    spec,
+    targetShapes: sOut.map((o) => o.shape.slice(1) as number[]),
     weight,
     layers: hidden.map((l) => ({ student: l.student, teacher: l.teacher })),
-    dispose: () => tf.dispose(pick.filter((p): p is tf.Tensor2D => p !== null)),
+    dispose: features.dispose,
   };
 }

@@ -1,4 +1,5 @@
 import type { SynthesisConfig } from './config';
+import type { HintSpec } from './hints';
 import type { RunControl } from './progress';
 import type { SetOutcome, StepMetrics } from './synthesis';
 
@@ -20,6 +21,11 @@ export interface SetSynthesizer {
    * way while it trains on the current one. Optional: without it the run labels in-process.
    */
   relabel?(x: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * The teacher's activations of the hinted channels for a batch (`teacherFeatures` with this spec), one row-major
+   * array per spec entry, for the student's feature hints; as `relabel`, optional.
+   */
+  features?(x: Float32Array, n: number, spec: HintSpec[]): Promise<Float32Array[]>;
   /** Stops the workers; jobs still running reject. */
   dispose(): Promise<void>;
 }

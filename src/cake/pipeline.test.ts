@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../tfjs/node-backend';
 import { presetConfig, withOverrides, type CakeConfig } from './config';
 import type { SetSynthesizer } from './parallel';
+import { teacherFeatures } from './hints';
 import { ConfigError, runCake, STREAM } from './pipeline';
 import { Rng } from './rng';
 import { synthesizeSet } from './synthesis';
@@ -357,6 +358,45 @@ describe('a LeNet-size run on the smoke preset', () => {
     const random = await run(1, 'off');
     expect(random.report.student.hinted).toBeUndefined();
     expect(random.report.student.initNote).toMatch(/Feature hints \(student.hint\) were not used: they need a student that starts from the teacher’s weights/);
+
+    // With augmented batches labelled on the synthesizer, the hint targets come from there too: the same student.
+    const teacher = teacherFromModel(teacherModel);
+    const aug = withOverrides(cfg(1, 'on'), { synthesis: { sets: 2 }, student: { epochs: 2, augShift: 1 } });
+    const pool = (await runCake({ teacher, teacherModel, config: aug, student: half(), studentArch: 'x' })).pool;
+    const train = async (synthesizer?: SetSynthesizer) => {
+      const student = half();
+      const before = tf.memory().numTensors;
+      await runCake({ teacher, teacherModel, config: aug, student, studentArch: 'x', pool: decodePool(encodePool(pool)), synthesizer });
+      expect(tf.memory().numTensors).toBe(before); // the hint models and selection matrices are freed
+      const w = await weightsOf(student);
+      student.dispose();
+      return w;
+    };
+    let featureCalls = 0;
+    const helper: SetSynthesizer = {
+      concurrency: 1,
+      run: () => Promise.reject(new Error('the pool is complete: no sets to make')),
+      async relabel(x, n) {
+        const logits = tf.tidy(() => teacher.logits(tf.tensor(x, [n, ...teacher.inputShape])));
+        const out = (await logits.data()) as Float32Array;
+        logits.dispose();
+        return out;
+      },
+      async features(x, n, spec) {
+        featureCalls++;
+        const f = teacherFeatures(teacherModel, spec);
+        const outs = tf.tidy(() => f.compute(tf.tensor(x, [n, ...teacher.inputShape])));
+        const arrays = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+        tf.dispose(outs);
+        f.dispose();
+        return arrays;
+      },
+      dispose: async () => {},
+    };
+    const here = await train();
+    const there = await train(helper);
+    expect(featureCalls).toBeGreaterThan(0);
+    expect(there.map((t) => Array.from(t))).toEqual(here.map((t) => Array.from(t)));
   });
 
   it('refuses an invalid config before doing any work', async () => {

@@ -303,6 +303,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     control,
     onEpoch,
     hints: hints ?? undefined,
+    hintsElsewhere: hints && opts.synthesizer?.features ? (x, n) => opts.synthesizer!.features!(x, n, hints.spec) : undefined,
     startEpoch: resume?.startEpoch,
     initialOptimizerState: resume?.optimizer,
     onEpochEnd: opts.onStudentCheckpoint

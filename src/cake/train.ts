@@ -70,6 +70,11 @@ export interface TrainArgs {
   onEpochEnd?: (e: EpochEnd) => void | Promise<void>;
   /** Feature hints (see src/cake/hints.ts): the student's hidden layers also learn the teacher's activations. */
   hints?: Hints;
+  /**
+   * As `hints.targets`, computed elsewhere alongside `relabelElsewhere` (used only with it), one row-major array per
+   * hinted layer.
+   */
+  hintsElsewhere?: (x: Float32Array, n: number) => Promise<Float32Array[]>;
 }
 
 export interface EpochEnd {
@@ -121,7 +126,7 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, relabelElsewhere, onEpochEnd, hints } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, relabelElsewhere, onEpochEnd, hints, hintsElsewhere } = args;
   const startEpoch = args.startEpoch ?? 0;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
@@ -143,16 +148,20 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       order.set(train);
       rngForEpoch(epoch).shuffle(order);
       let lossSum: tf.Scalar = tf.scalar(0);
-      const prepare = (s: number): Promise<Float32Array> | null => {
+      type Labelled = Promise<{ logits: Float32Array; features: Float32Array[] | null }>;
+      const prepare = (s: number): Labelled | null => {
         const x = xBufs[s % xBufs.length];
         source.gather(order.subarray(s * bs, (s + 1) * bs), x, yBuf);
         augment?.(x, bs, epoch);
         if (!relabelElsewhere) return null;
-        const labelled = relabelElsewhere(x.slice(), bs); // a copy: the labeller may read it after `x` is reused
+        // Copies: the helpers may read them after `x` is reused. Logits and features go to two helpers at once.
+        const logits = relabelElsewhere(x.slice(), bs);
+        const features = hints && hintsElsewhere ? hintsElsewhere(x.slice(), bs) : null;
+        const labelled = Promise.all([logits, features]).then(([l, f]) => ({ logits: l, features: f }));
         labelled.catch(() => undefined); // a batch prepared ahead of a cancel or failure is never awaited
         return labelled;
       };
-      let ahead: Promise<Float32Array> | null = null;
+      let ahead: Labelled | null = null;
       for (let s = 0; s < perEpoch; s++) {
         await control?.gate();
         const xBuf = xBufs[s % xBufs.length];
@@ -163,9 +172,11 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
           cfg.schedule === 'onecycle' ? oneCycleAt(schedule, globalStep) : { lr: cfg.lr, momentum: cfg.momentum };
         const loss = tf.tidy(() => {
           const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
-          const teacherLogits = outside ? tf.tensor2d(outside, [bs, C]) : relabel ? relabel(xb) : null;
+          const teacherLogits = outside ? tf.tensor2d(outside.logits, [bs, C]) : relabel ? relabel(xb) : null;
           const yb = teacherLogits ? null : tf.tensor2d(yBuf, [bs, C]);
-          const hintTargets = hints?.targets(xb);
+          const hintTargets = outside?.features
+            ? outside.features.map((f, i) => tf.tensor(f, [bs, ...hints!.targetShapes[i]]))
+            : hints?.targets(xb);
           const { value, grads } = tf.variableGrads(() => {
             const outs = hints ? (hints.student.apply(xb, { training: true }) as tf.Tensor[]) : null;
             const logits = (outs ? outs[outs.length - 1] : model.apply(xb, { training: true })) as tf.Tensor2D;

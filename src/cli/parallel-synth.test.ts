@@ -111,6 +111,32 @@ describe('Node worker-thread synthesis', () => {
     expect((await synth.relabel!(batches[2].x, 1)).length).toBe(10);
   }, 60_000);
 
+  it('computes the teacher’s activations of hinted channels, the same numbers as in-process', async () => {
+    const weighted = local.model!.layers.filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName()));
+    // Two hinted layers: one keeping channels 4 and 1 of 6 (out of order, to catch a sorted pick), one keeping all.
+    const spec = [
+      { teacher: weighted[0].name, channels: [4, 1], of: 6 },
+      { teacher: weighted[1].name, channels: null, of: 16 },
+    ];
+    const rng = new Rng(6);
+    const x = new Float32Array(2 * 28 * 28);
+    for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+    const got = await synth.features!(x, 2, spec);
+    const full = tf.tidy(() => {
+      const m = tf.model({ inputs: local.model!.inputs, outputs: spec.map((h) => local.model!.getLayer(h.teacher).output as tf.SymbolicTensor) });
+      return m.predict(tf.tensor(x, [2, 28, 28, 1])) as tf.Tensor[];
+    });
+    const [a, b] = (await Promise.all(full.map((t) => t.array()))) as number[][][][][];
+    tf.dispose(full);
+    expect(got).toHaveLength(2);
+    const picked = a.flatMap((img) => img.flatMap((row) => row.flatMap((px) => [px[4], px[1]])));
+    expect(Array.from(got[0])).toEqual(picked);
+    expect(Array.from(got[1])).toEqual(b.flat(3));
+    // A spec naming no layer of the teacher is refused, and the helper goes on serving.
+    await expect(synth.features!(x, 2, [{ teacher: 'nope', channels: null, of: 1 }])).rejects.toThrow();
+    expect((await synth.features!(x, 2, spec))[0].length).toBe(picked.length);
+  }, 60_000);
+
   it('passes a non-finite loss back as NonFiniteLossError', async () => {
     const bad = { ...cfg, weights: { ...cfg.weights, cls: 1e38, tv: 1e38 } };
     await expect(synth.run({ cfg: bad, seed, set: 0, eta: 1e30 })).rejects.toMatchObject({ name: 'NonFiniteLossError' });

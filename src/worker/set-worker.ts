@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SynthesisConfig } from '../cake/config';
+import { teacherFeatures, type HintSpec } from '../cake/hints';
 import type { SetJob, SetSynthesizer } from '../cake/parallel';
 import { CancelledError, RunControl, type ControlState } from '../cake/progress';
 import { STREAM } from '../cake/pipeline';
@@ -22,6 +23,8 @@ export type SetWorkerIn =
   | { type: 'job'; id: number; cfg: SynthesisConfig; seed: number; set: number; eta: number; reportEvery: number; state: ControlState }
   /** The teacher's logits for a batch of inputs [n, ...inputShape]. */
   | { type: 'relabel'; id: number; x: Float32Array; n: number }
+  /** The teacher's activations of the hinted channels for a batch (feature hints, see src/cake/hints.ts). */
+  | { type: 'features'; id: number; x: Float32Array; n: number; spec: HintSpec[] }
   /** Pause, resume or cancel a job; handled at once, not queued behind the job it controls. */
   | { type: 'control'; id: number; state: ControlState };
 
@@ -39,6 +42,7 @@ export type SetWorkerOut =
       losses: StepMetrics['losses'];
     }
   | { type: 'logits'; id: number; logits: Float32Array }
+  | { type: 'features'; id: number; features: Float32Array[] }
   | { type: 'error'; id: number | null; name: string; message: string; set?: number; step?: number; value?: number };
 
 /** The helper's side: handles messages one at a time, in arrival order. Returns the message handler. */
@@ -47,6 +51,8 @@ export function serveSetJobs(
   startBackend: () => Promise<unknown>,
 ): (msg: SetWorkerIn) => void {
   let loaded: LoadedTeacher | null = null;
+  // The feature extractor of the run's hint spec, built on first use (a run has one spec).
+  let features: { key: string; f: ReturnType<typeof teacherFeatures> } | null = null;
   let queue = Promise.resolve();
   const controls = new Map<number, RunControl>();
   const apply = (control: RunControl, state: ControlState) => {
@@ -78,6 +84,27 @@ export function serveSetJobs(
         const logits = (await out.data()) as Float32Array;
         out.dispose();
         post({ type: 'logits', id: msg.id, logits }, [logits.buffer as ArrayBuffer]);
+      } catch (e) {
+        fail(msg.id, e);
+      }
+      return;
+    }
+    if (msg.type === 'features') {
+      try {
+        if (!loaded?.model) throw new Error('synthesis worker: no teacher layers loaded for feature hints');
+        const key = JSON.stringify(msg.spec);
+        if (features?.key !== key) {
+          // Cleared before building: a spec that fails to build must not leave the old, disposed extractor behind.
+          features?.f.dispose();
+          features = null;
+          features = { key, f: teacherFeatures(loaded.model, msg.spec) };
+        }
+        const f = features.f;
+        const x = loaded.teacher.inputShape;
+        const outs = tf.tidy(() => f.compute(tf.tensor(msg.x, [msg.n, ...x])));
+        const arrays = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+        tf.dispose(outs);
+        post({ type: 'features', id: msg.id, features: arrays }, arrays.map((a) => a.buffer as ArrayBuffer));
       } catch (e) {
         fail(msg.id, e);
       }
@@ -167,6 +194,14 @@ export async function setWorkerPool(ports: Port[], teacherFiles: NamedFile[]): P
         release(h);
       }
     },
+    async features(x: Float32Array, n: number, spec: HintSpec[]): Promise<Float32Array[]> {
+      const h = await acquire();
+      try {
+        return await h.features(nextId++, x, n, spec);
+      } finally {
+        release(h);
+      }
+    },
     async dispose() {
       await Promise.all(ports.map((p) => p.terminate()));
     },
@@ -176,6 +211,7 @@ export async function setWorkerPool(ports: Port[], teacherFiles: NamedFile[]): P
 interface Helper {
   run(id: number, job: SetJob): Promise<SetOutcome>;
   relabel(id: number, x: Float32Array, n: number): Promise<Float32Array>;
+  features(id: number, x: Float32Array, n: number, spec: HintSpec[]): Promise<Float32Array[]>;
 }
 
 function toError(m: Extract<SetWorkerOut, { type: 'error' }>): Error {
@@ -242,6 +278,10 @@ function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
     relabel: (id, x, n) =>
       send<Float32Array>(id, { type: 'relabel', id, x, n }, (m, settle) => {
         if (m.type === 'logits') settle(m.logits);
+      }),
+    features: (id, x, n, spec) =>
+      send<Float32Array[]>(id, { type: 'features', id, x, n, spec }, (m, settle) => {
+        if (m.type === 'features') settle(m.features);
       }),
   };
   return new Promise<Helper>((resolveStart, rejectStart) => {

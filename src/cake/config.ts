@@ -257,18 +257,20 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
   //   input range; 32 steps reach the target classes in this band as 64 do. Measured on 1-channel teachers with
   //   the MNIST row's loss weights only, so other teachers keep the method's schedule.
   // - the student starts from the teacher's own strongest channels when it is a narrower copy of the teacher
-  //   (`inherit: 'auto'`), at peak rate 0.05 instead of 0.5;
+  //   (`inherit: 'auto'`), at peak rate 0.05 instead of 0.5; in `standard` it also learns the teacher's activations
+  //   of those channels (`hint`);
   // - the student sees each batch shifted, blurred and, when the teacher declares its input range, contrast-changed,
   //   cut onto a dark background and holed by an erased rectangle (the last two for 1-channel teachers, where they
   //   were measured), every augmented batch relabelled by the teacher.
   const oneChannel = inputChannels(traits.inputShape) === 1;
-  const lever = (sets: number, epochs: number): DeepPartial<CakeConfig> => ({
+  const lever = (sets: number, epochs: number, hint = 0): DeepPartial<CakeConfig> => ({
     synthesis: oneChannel ? { sets, steps: 32, eta0: 0.03, decades: 1 } : { sets, steps: 64 },
     student: {
       epochs,
       // Start from the teacher's strongest channels where the student is a narrower copy of it (LeNet-5 →
       // LeNet-5-half, `auto`), at `inheritLr`, gentler than a student from scratch (BENCHMARKS.md, fifth round).
       inherit: 'auto',
+      hint,
       augShift: 2,
       augBlur: 0.5,
       augContrast: traits.inputRange ? 0.5 : 0,
@@ -280,8 +282,10 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
     case 'paper':
       return base;
     case 'standard':
-      // About 30 minutes or less on 2 CPU cores for a LeNet-5-size teacher (measured in BENCHMARKS.md).
-      return withOverrides(base, lever(96, 80));
+      // About 10 minutes on 2 CPU cores for a LeNet-5-size teacher: `quick`'s pool, and the student also learns the
+      // teacher's activations (feature hints), which cost 2.6x per student step. Larger pools (96 sets, 15 to 80
+      // epochs) measured no better once the student starts from the teacher (BENCHMARKS.md, sixth round).
+      return withOverrides(base, lever(32, 45, 1));
     case 'quick':
       // About 5 minutes: the same recipe on a smaller pool (45 epochs: 3 seeds each, BENCHMARKS.md).
       return withOverrides(base, lever(32, 45));

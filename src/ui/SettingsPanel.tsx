@@ -17,7 +17,7 @@ import { isRunActive, raise, traitsOf, useStudio } from './store';
 const PRESET_HINTS: Record<PresetName, string> = {
   smoke: 'seconds; for checking that everything works',
   quick: 'a few minutes',
-  standard: 'about half an hour for a LeNet-size teacher',
+  standard: 'about 10 minutes for a LeNet-size teacher',
   paper: 'the published settings; hours',
 };
 

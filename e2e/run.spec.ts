@@ -67,11 +67,14 @@ test('a smoke run on wasm: progress, charts, samples, and a downloaded student t
   model.dispose();
 });
 
-test('a student that starts from the teacher’s weights says so in the result and in its report', async ({ page }) => {
-  await openStudio(page, fixtureHash({ 'student.inherit': 'on' }), 'wasm');
+test('a student that starts from the teacher’s weights, with feature hints, says so in the result and in its report', async ({ page }) => {
+  await openStudio(page, fixtureHash({ 'student.inherit': 'on', 'student.hint': '1' }), 'wasm');
   await loadFixtureTeacher(page);
   await page.getByRole('button', { name: 'Start' }).click();
   expect(await waitForRunEnd(page)).toContain('Finished');
   await expect(page.getByText('started from the teacher’s strongest channels')).toBeVisible();
   expect(await state<string>(page, 's.result.report.student.init')).toBe('teacher');
+  const hinted = await state<string[]>(page, 's.result.report.student.hinted');
+  expect(hinted.length).toBeGreaterThan(0);
+  await expect(page.getByText(`learned the teacher’s activations in ${hinted.length} hidden layer`)).toBeVisible();
 });

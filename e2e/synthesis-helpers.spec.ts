@@ -5,10 +5,10 @@ import { fixtureHash, loadFixtureTeacher, openStudio, probeBatch, waitForRunEnd,
 const HASH = fixtureHash({ seed: 21, 'synthesis.sets': 6, 'synthesis.steps': 12, 'student.epochs': 2, 'student.batchSize': 8, 'student.augShift': 1 });
 
 /** A whole run with `?workers=N`; returns the student's predictions on a fixed probe and what the run panel said. */
-async function runWith(browser: Browser, workers: number): Promise<{ out: number[]; label: string | null }> {
+async function runWith(browser: Browser, workers: number, hash = HASH): Promise<{ out: number[]; label: string | null }> {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await openStudio(page, `?workers=${workers}${HASH}`, 'wasm');
+  await openStudio(page, `?workers=${workers}${hash}`, 'wasm');
   await loadFixtureTeacher(page);
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.getByTestId('synthesis-progress')).toBeVisible({ timeout: 60_000 });
@@ -29,6 +29,15 @@ test('synthesis helpers (two workers making sets at once, then labelling student
   const alone = await runWith(browser, 1);
   const helped = await runWith(browser, 2);
   expect(helped.label).toContain('2 sets at once');
+  expect(helped.out.length).toBe(alone.out.length);
+  expect(Math.max(...helped.out.map((v, i) => Math.abs(v - alone.out[i])))).toBe(0);
+});
+
+test('with feature hints, the helpers also compute the teacher’s activations, and the student is the same as alone', async ({ browser }) => {
+  test.setTimeout(240_000);
+  const hinted = fixtureHash({ seed: 22, 'synthesis.sets': 2, 'synthesis.steps': 4, 'student.epochs': 2, 'student.batchSize': 8, 'student.augShift': 1, 'student.inherit': 'on', 'student.hint': '1' });
+  const alone = await runWith(browser, 1, hinted);
+  const helped = await runWith(browser, 2, hinted);
   expect(helped.out.length).toBe(alone.out.length);
   expect(Math.max(...helped.out.map((v, i) => Math.abs(v - alone.out[i])))).toBe(0);
 });

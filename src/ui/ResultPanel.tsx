@@ -18,7 +18,11 @@ export function ResultPanel() {
           <h2 id="result-heading">Result</h2>
           <p className="muted small">
             Student <strong>{summary.student.arch}</strong> · {formatPercent(ratio, 0)} of the teacher’s parameters ·{' '}
-            {report.student.init === 'teacher' ? 'started from the teacher’s strongest channels, ' : ''}trained on{' '}
+            {report.student.init === 'teacher' ? 'started from the teacher’s strongest channels, ' : ''}
+            {report.student.hinted?.length
+              ? `learned the teacher’s activations in ${report.student.hinted.length} hidden layer${report.student.hinted.length > 1 ? 's' : ''}, `
+              : ''}
+            trained on{' '}
             {formatInt(report.samples.train)} synthetic samples
           </p>
         </div>

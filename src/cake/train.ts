@@ -199,7 +199,9 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       lossSum.dispose();
       if (!Number.isFinite(trainLoss))
         throw new Error(
-          `the student's loss became ${trainLoss} in epoch ${epoch + 1}; lower the student learning rate (student.lr)`,
+          `the student's loss became ${trainLoss} in epoch ${epoch + 1}; lower the student's peak learning rate (${cfg.lr}: ` +
+            `student.lr, or student.inheritLr for a student that starts from the teacher's weights)` +
+            (hints ? ` or the feature hints' weight (student.hint, ${hints.weight})` : ''),
         );
       const { agreement, loss: valLoss } = await evaluateOnPool(model, source, val, cfg.temperature);
       const result: EpochResult = { epoch, epochs: cfg.epochs, trainLoss, valAgreement: agreement, valLoss };

@@ -34,7 +34,8 @@ describe('presets', () => {
     expect(bare.student.augErase).toBe(0);
     expect(bare.student.augShift).toBeGreaterThan(0);
     const rgb = presetConfig('standard', { inputShape: [32, 32, 3], numClasses: 10, inputRange: [-1, 1] });
-    expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4 });
+    expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4, sets: 96, steps: 64 });
+    expect(rgb.student).toMatchObject({ epochs: 80, hint: 1 });
     expect(rgb.student.augBackground).toBe(0);
     expect(rgb.student.augErase).toBe(0);
   });

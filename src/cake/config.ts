@@ -284,8 +284,9 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
     case 'standard':
       // About 10 minutes on 2 CPU cores for a LeNet-5-size teacher: `quick`'s pool, and the student also learns the
       // teacher's activations (feature hints), which cost 2.6x per student step. Larger pools (96 sets, 15 to 80
-      // epochs) measured no better once the student starts from the teacher (BENCHMARKS.md, sixth round).
-      return withOverrides(base, lever(32, 45, 1));
+      // epochs) measured no better once the student starts from the teacher (BENCHMARKS.md, sixth round). That was
+      // measured on 1-channel teachers only, so other teachers keep the larger pool.
+      return withOverrides(base, oneChannel ? lever(32, 45, 1) : lever(96, 80, 1));
     case 'quick':
       // About 5 minutes: the same recipe on a smaller pool (45 epochs: 3 seeds each, BENCHMARKS.md).
       return withOverrides(base, lever(32, 45));

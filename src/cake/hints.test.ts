@@ -49,8 +49,8 @@ describe('feature hints for a student from the teacher’s channels', () => {
       layer.setWeights([tf.tensor(kv, k.shape), tf.tensor(bv, b.shape)]);
     }
     const student = chain([3, 4, 5], 2);
-    const hints = buildHints(teacher, student, inheritFromTeacher(teacher, student), 1)!;
-    expect(hints.layers.map((l) => l.teacher)).toEqual(teacher.layers.filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName())).slice(0, -1).map((l) => l.name));
+    const hints = buildHints(teacher, student, inheritFromTeacher(teacher, student))!;
+    expect(hints.spec.map((h) => h.teacher)).toEqual(teacher.layers.filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName())).slice(0, -1).map((l) => l.name));
     const x = tf.randomNormal([3, 12, 12, 1], 0, 1, 'float32', 4);
     const losses = perLayer(hints, x);
     expect(losses).toHaveLength(3);
@@ -63,7 +63,7 @@ describe('feature hints for a student from the teacher’s channels', () => {
   it('pull the student’s hidden layers towards the teacher’s under training', () => {
     const teacher = chain([6, 8, 10], 1);
     const student = chain([3, 4, 5], 2);
-    const hints = buildHints(teacher, student, inheritFromTeacher(teacher, student), 1)!;
+    const hints = buildHints(teacher, student, inheritFromTeacher(teacher, student))!;
     const x = tf.randomNormal([16, 12, 12, 1], 0, 1, 'float32', 5);
     const before = perLayer(hints, x);
     // The first layer sees the teacher's own inputs: its copy is exact. Deeper ones lost the dropped channels.
@@ -92,6 +92,6 @@ describe('feature hints for a student from the teacher’s channels', () => {
     };
     const teacher = mk(1);
     const student = mk(2);
-    expect(buildHints(teacher, student, inheritFromTeacher(teacher, student), 1)).toBeNull();
+    expect(buildHints(teacher, student, inheritFromTeacher(teacher, student))).toBeNull();
   });
 });

@@ -18,9 +18,8 @@ export interface Hints {
   spec: HintSpec[];
   /** Each target's shape for one sample (without the batch axis). */
   targetShapes: number[][];
-  weight: number;
-  /** Which layers are hinted, student name → teacher name, for the report. */
-  layers: { student: string; teacher: string }[];
+  /** The hinted student layers, for the report (their teacher layers are `spec`'s). */
+  hinted: string[];
   /** Frees the selection matrices (the two models share their layers' weights with the student and the teacher). */
   dispose(): void;
 }
@@ -73,7 +72,7 @@ export function teacherFeatures(teacher: tf.LayersModel, spec: HintSpec[]): { co
  * The hints for a student that `inheritFromTeacher` paired with `teacher` (its report, `inherited`): every Conv2D and
  * Dense layer but the classifier. Null when there is no such layer.
  */
-export function buildHints(teacher: tf.LayersModel, student: tf.LayersModel, inherited: InheritedLayer[], weight: number): Hints | null {
+export function buildHints(teacher: tf.LayersModel, student: tf.LayersModel, inherited: InheritedLayer[]): Hints | null {
   const weighted = inherited.filter((l) => l.channels !== undefined);
   const hidden = weighted.slice(0, -1); // the last one is the classifier, matched through the logits already
   if (hidden.length === 0) return null;
@@ -86,8 +85,7 @@ export function buildHints(teacher: tf.LayersModel, student: tf.LayersModel, inh
     targets: features.compute,
     spec,
     targetShapes: sOut.map((o) => o.shape.slice(1) as number[]),
-    weight,
-    layers: hidden.map((l) => ({ student: l.student, teacher: l.teacher })),
+    hinted: hidden.map((l) => l.student),
     dispose: features.dispose,
   };
 }

@@ -277,7 +277,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const layout = teacher.layout ?? inferLayout(teacher.inputShape);
   const doneEpochs: EpochResult[] = [...(resume?.epochs ?? [])];
   // Feature hints need the teacher's layers and the channels the student kept: only for a student from the teacher.
-  const hints = st.hint > 0 && init.inherited && opts.teacherModel ? buildHints(opts.teacherModel, student, init.inherited, st.hint) : null;
+  const hints = st.hint > 0 && init.inherited && opts.teacherModel ? buildHints(opts.teacherModel, student, init.inherited) : null;
   const hintNote =
     st.hint > 0 && !hints
       ? init.inherited
@@ -343,7 +343,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
       params: student.countParams(),
       init: init.init,
       ...(initNote ? { initNote } : {}),
-      ...(hints ? { hinted: hints.layers.map((l) => l.student) } : {}),
+      ...(hints ? { hinted: hints.hinted } : {}),
     },
     samples: { total: pool.size, train: train.length, validation: val.length },
     timings: { synthesisSec, studentSec, totalSec: (Date.now() - clock.start) / 1000 },

@@ -68,7 +68,10 @@ export interface TrainArgs {
    * optimiser's state asynchronously. Nothing trains while it runs.
    */
   onEpochEnd?: (e: EpochEnd) => void | Promise<void>;
-  /** Feature hints (see src/cake/hints.ts): the student's hidden layers also learn the teacher's activations. */
+  /**
+   * Feature hints (see src/cake/hints.ts): the student's hidden layers also learn the teacher's activations, with
+   * weight `cfg.hint`.
+   */
   hints?: Hints;
   /**
    * As `hints.targets`, computed elsewhere alongside `relabelElsewhere` (used only with it), one row-major array per
@@ -183,7 +186,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
             const base = teacherLogits
               ? logitDistillationLoss(logits, teacherLogits, cfg.temperature, cfg.classBalance)
               : softTargetCrossEntropy(logits, yb!, cfg.temperature);
-            return outs ? tf.add(base, tf.mul(hintLoss(outs.slice(0, -1), hintTargets!), hints!.weight)) : base;
+            return outs ? tf.add(base, tf.mul(hintLoss(outs.slice(0, -1), hintTargets!), cfg.hint)) : base;
           }, vars);
           optimizer.step(vars, grads, lr, momentum);
           return value;
@@ -201,7 +204,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
         throw new Error(
           `the student's loss became ${trainLoss} in epoch ${epoch + 1}; lower the student's peak learning rate (${cfg.lr}: ` +
             `student.lr, or student.inheritLr for a student that starts from the teacher's weights)` +
-            (hints ? ` or the feature hints' weight (student.hint, ${hints.weight})` : ''),
+            (hints ? ` or the feature hints' weight (student.hint, ${cfg.hint})` : ''),
         );
       const { agreement, loss: valLoss } = await evaluateOnPool(model, source, val, cfg.temperature);
       const result: EpochResult = { epoch, epochs: cfg.epochs, trainLoss, valAgreement: agreement, valLoss };

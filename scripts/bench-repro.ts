@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
 import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
+import { RunControl } from '../src/cake/progress';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
@@ -86,14 +87,17 @@ for (let k = 0; k < seeds; k++) {
   let savedAt = Date.now();
   // Saves run one after another: a stop during a periodic save must not write the same .part file at once.
   let saving: Promise<void> = Promise.resolve();
+  let setsSaved = setsCached;
   const savePool = () =>
     (saving = saving.catch(() => undefined).then(async () => {
-      await writeFile(`${cache}.part`, encodePool(pool));
+      const bytes = encodePool(pool);
+      setsSaved = pool.chunks.length;
+      await writeFile(`${cache}.part`, bytes);
       await rename(`${cache}.part`, cache!);
     }));
   // Stopping a long run (Ctrl-C, kill) keeps the sets made since the last save: they took minutes each.
   const saveAndExit = () => {
-    if (!cache || pool.chunks.length <= setsCached) process.exit(130);
+    if (!cache || pool.chunks.length <= setsSaved) process.exit(130);
     process.stderr.write(`\nsaving ${pool.chunks.length} sets to the pool cache before stopping\n`);
     savePool().then(
       () => process.exit(130),
@@ -102,6 +106,9 @@ for (let k = 0; k < seeds; k++) {
   };
   process.once('SIGINT', saveAndExit);
   process.once('SIGTERM', saveAndExit);
+  // Without a control the student's steps (no helpers to wait for, e.g. `paper`) chain as microtasks and the signal
+  // handlers above never run; the control's gate yields to the event loop every 30 ms, as in the studio's worker.
+  const control = new RunControl();
   // Helpers even for a complete cached pool: they label the student's augmented batches.
   const synthesizer = await synthesisWorkers(args, teacherFiles, backend);
   if (synthesizer) workersUsed = synthesizer.concurrency;
@@ -114,8 +121,11 @@ for (let k = 0; k < seeds; k++) {
     student: built.model,
     studentArch: built.arch,
     onProgress: args.flags.has('quiet') ? undefined : (p) => line.update(p),
+    control,
     onSet: (s) => {
-      if (!cache || s.set + 1 >= config!.synthesis.sets || Date.now() - savedAt < 600_000) return;
+      // Saved every 10 minutes of synthesis, and as soon as the last set is made: a complete cache can serve other
+      // students while this one trains.
+      if (!cache || (s.set + 1 < config!.synthesis.sets && Date.now() - savedAt < 600_000)) return;
       savedAt = Date.now();
       savePool().catch((e: Error) => process.stderr.write(`could not save the pool cache: ${e.message}\n`));
     },
@@ -124,7 +134,8 @@ for (let k = 0; k < seeds; k++) {
   process.off('SIGINT', saveAndExit);
   process.off('SIGTERM', saveAndExit);
   await synthesizer?.dispose();
-  if (cache && pool.chunks.length > setsCached) await savePool();
+  await saving;
+  if (cache && pool.chunks.length > setsSaved) await savePool();
   const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);
   const acc = scored.accuracy;
   if (setsCached > 0) usedCache = true;

@@ -90,10 +90,10 @@ for (let k = 0; k < seeds; k++) {
   let setsSaved = setsCached;
   const savePool = () =>
     (saving = saving.catch(() => undefined).then(async () => {
-      const bytes = encodePool(pool);
-      setsSaved = pool.chunks.length;
-      await writeFile(`${cache}.part`, bytes);
+      const sets = pool.chunks.length;
+      await writeFile(`${cache}.part`, encodePool(pool));
       await rename(`${cache}.part`, cache!);
+      setsSaved = sets;
     }));
   // Stopping a long run (Ctrl-C, kill) keeps the sets made since the last save: they took minutes each.
   const saveAndExit = () => {
@@ -134,7 +134,8 @@ for (let k = 0; k < seeds; k++) {
   process.off('SIGINT', saveAndExit);
   process.off('SIGTERM', saveAndExit);
   await synthesizer?.dispose();
-  await saving;
+  // A save that failed (reported when it did) is tried once more here, and then fails the run.
+  await saving.catch(() => undefined);
   if (cache && pool.chunks.length > setsSaved) await savePool();
   const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);
   const acc = scored.accuracy;
@@ -193,8 +194,10 @@ if (!args.flags.has('no-record')) {
   const marker = '<!-- repro-rows -->';
   const text = await readFile(file, 'utf8');
   const pct = (v: number) => (100 * v).toFixed(2);
+  const band = st.etaMin > 0 ? (st.etaMax < 1e9 ? `${st.etaMin}–${st.etaMax}` : `≥ ${st.etaMin}`) : `≤ ${st.etaMax}`;
+  const samplesCell = () => (setsUsed < s.sets ? `${result.budget.samplesUsed} of ${result.budget.samples} (η ${band})` : `${result.budget.samples}`);
   const row =
-    `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${setsUsed < s.sets ? `${result.budget.samplesUsed} of ${result.budget.samples} (η ${st.etaMin > 0 ? (st.etaMax < 1e9 ? `${st.etaMin}–${st.etaMax}` : `≥ ${st.etaMin}`) : `≤ ${st.etaMax}`})` : result.budget.samples} | ` +
+    `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${samplesCell()} | ` +
     `${st.epochs} @ lr ${result.budget.studentLr}${fromTeacher ? ' from the teacher' : ''}${hinted ? `, hints ${st.hint}` : ''} | ${result.wallSec.synthesis.toFixed(0)} s${workersUsed > 1 ? ` (${workersUsed} workers)` : ''} / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
     `${pct(mean)}${runs.length > 1 ? ` ± ${pct(std)} (${runs.length} seeds)` : ''} | \`${command}\` |`;
   if (text.includes(marker)) await writeFile(file, text.replace(marker, `${row}\n${marker}`));

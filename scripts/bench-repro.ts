@@ -9,7 +9,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
-import { applySetting, presetConfig, runCake, studentUsesEta, validateConfig, RunControl, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
+import { applySetting, presetConfig, runCake, studentUsesEta, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
 import { etaForSet } from '../src/cake/schedule';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
@@ -106,9 +106,6 @@ for (let k = 0; k < seeds; k++) {
   };
   process.once('SIGINT', saveAndExit);
   process.once('SIGTERM', saveAndExit);
-  // Without a control the student's steps (no helpers to wait for, e.g. `paper`) chain as microtasks and the signal
-  // handlers above never run; the control's gate yields to the event loop every 30 ms, as in the studio's worker.
-  const control = new RunControl();
   // Helpers even for a complete cached pool: they label the student's augmented batches.
   const synthesizer = await synthesisWorkers(args, teacherFiles, backend);
   if (synthesizer) workersUsed = synthesizer.concurrency;
@@ -121,7 +118,6 @@ for (let k = 0; k < seeds; k++) {
     student: built.model,
     studentArch: built.arch,
     onProgress: args.flags.has('quiet') ? undefined : (p) => line.update(p),
-    control,
     onSet: (s) => {
       // Saved every 10 minutes of synthesis, and as soon as the last set is made: a complete cache can serve other
       // students while this one trains.

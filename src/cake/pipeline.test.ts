@@ -25,6 +25,32 @@ beforeAll(async () => {
 });
 
 describe('a LeNet-size run on the smoke preset', () => {
+  it('lets the event loop run during the student stage even without a control (timers and signal handlers fire)', async () => {
+    // No helpers: every step awaits only promises that are already resolved, which chain as microtasks.
+    const cfg = withOverrides(smoke(), { student: { epochs: 40, batchSize: 8, valFraction: 0.1 } });
+    const student = randomConvTeacher(100);
+    let ticks = 0;
+    let ticksBeforeStudent = -1;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await runCake({
+        teacher: teacherFromModel(teacherModel),
+        config: cfg,
+        student,
+        studentArch: 'test-lenet',
+        progressIntervalMs: 0,
+        onProgress: (p) => {
+          if (p.stage === 'student' && ticksBeforeStudent < 0) ticksBeforeStudent = ticks;
+        },
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticksBeforeStudent).toBeGreaterThanOrEqual(0);
+    expect(ticks).toBeGreaterThan(ticksBeforeStudent);
+    student.dispose();
+  });
+
   it('runs end to end: progress, sets, epochs and a complete report', async () => {
     const progress: Progress[] = [];
     const sets: SetResult[] = [];

@@ -7,7 +7,7 @@ import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
 import type { OptimizerState } from './optim';
 import { SyntheticPool } from './pool';
-import { Throttle, type EpochResult, type Progress, type RunControl, type SetResult, type SynthesisLosses } from './progress';
+import { Throttle, type EpochResult, type Progress, RunControl, type SetResult, type SynthesisLosses } from './progress';
 import type { RunReport } from './report';
 import { runSetsInOrder, type SetSynthesizer } from './parallel';
 import { Rng } from './rng';
@@ -139,7 +139,11 @@ function startStudent(
 }
 
 export async function runCake(opts: RunOptions): Promise<RunResult> {
-  const { teacher, config, student, control, onProgress, onSet, onEpoch } = opts;
+  const { teacher, config, student, onProgress, onSet, onEpoch } = opts;
+  // A run always passes through a control's gate, which yields to the event loop every 30 ms: without one, steps that
+  // wait on nothing outside (no helpers) chain as microtasks for the whole run, and a caller's timers and signal
+  // handlers (e.g. a CLI that saves its work on Ctrl-C) never run.
+  const control = opts.control ?? new RunControl();
   const issues = validateConfig(config, teacher);
   if (issues.length) throw new ConfigError(issues);
   const s = config.synthesis;
@@ -233,7 +237,7 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
         },
       }),
       async (m, outcome) => {
-        await control?.gate();
+        await control.gate();
         finishSet(m, outcome);
       },
     );

@@ -9,8 +9,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
-import { applySetting, presetConfig, runCake, studentUsesEta, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
-import { etaForSet } from '../src/cake/schedule';
+import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
@@ -56,6 +55,8 @@ const data = await loadIdxPair(test.images, test.labels, {
 const teacherAcc = (await evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
 
 const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];
+/** The samples the student trained and validated on: fewer than the pool's when its η band keeps only some sets. */
+let samplesUsed = 0;
 let config: CakeConfig | undefined;
 let usedCache = false;
 /** Whether the students started from the teacher's weights (`student.inherit`), and so trained at `inheritLr`. */
@@ -136,6 +137,7 @@ for (let k = 0; k < seeds; k++) {
   const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);
   const acc = scored.accuracy;
   if (setsCached > 0) usedCache = true;
+  samplesUsed = report.samples.train + report.samples.validation;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
   fromTeacher = report.student.init === 'teacher';
   hinted = (report.student.hinted?.length ?? 0) > 0;
@@ -164,14 +166,12 @@ const std = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1
 const s = config!.synthesis;
 const st = config!.student;
 const avg = (f: (r: (typeof runs)[number]) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
-// The student's η band may keep only some of the sets: the row then counts the samples it trained on.
-const setsUsed = Array.from({ length: s.sets }, (_, m) => etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule)).filter((eta) => studentUsesEta(st, eta)).length;
 const command = `npm run bench:repro -- ${process.argv.slice(2).map((a) => (a.includes('/') ? `<${path.basename(a)}>` : a)).join(' ')}`;
 const result = {
   dataset,
   preset,
   label: [args.values.get('label'), usedCache ? 'synthesis from a cached pool: its time is not (all) this run' : ''].filter(Boolean).join('; '),
-  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, samplesUsed: setsUsed * s.batchSize, studentEpochs: st.epochs, studentLr: fromTeacher ? st.inheritLr : st.lr, studentInit: fromTeacher ? 'teacher' : 'random', studentHint: hinted ? st.hint : 0 },
+  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, samplesUsed, studentEpochs: st.epochs, studentLr: fromTeacher ? st.inheritLr : st.lr, studentInit: fromTeacher ? 'teacher' : 'random', studentHint: hinted ? st.hint : 0 },
   overrides: args.repeated.get('set') ?? [],
   student: st.arch,
   teacherAccuracy: teacherAcc,
@@ -191,7 +191,7 @@ if (!args.flags.has('no-record')) {
   const text = await readFile(file, 'utf8');
   const pct = (v: number) => (100 * v).toFixed(2);
   const band = st.etaMin > 0 ? (st.etaMax < 1e9 ? `${st.etaMin}–${st.etaMax}` : `≥ ${st.etaMin}`) : `≤ ${st.etaMax}`;
-  const samplesCell = () => (setsUsed < s.sets ? `${result.budget.samplesUsed} of ${result.budget.samples} (η ${band})` : `${result.budget.samples}`);
+  const samplesCell = () => (samplesUsed < result.budget.samples ? `${result.budget.samplesUsed} of ${result.budget.samples} (η ${band})` : `${result.budget.samples}`);
   const row =
     `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${samplesCell()} | ` +
     `${st.epochs} @ lr ${result.budget.studentLr}${fromTeacher ? ' from the teacher' : ''}${hinted ? `, hints ${st.hint}` : ''} | ${result.wallSec.synthesis.toFixed(0)} s${workersUsed > 1 ? ` (${workersUsed} workers)` : ''} / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +

@@ -10,6 +10,7 @@ export function ResultPanel() {
   if (!result) return null;
   const { summary, report } = result;
   const ratio = summary.teacher.params > 0 ? summary.student.params / summary.teacher.params : NaN;
+  const hinted = report.student.hinted?.length ?? 0;
 
   return (
     <section className="panel result" aria-labelledby="result-heading">
@@ -19,9 +20,7 @@ export function ResultPanel() {
           <p className="muted small">
             Student <strong>{summary.student.arch}</strong> · {formatPercent(ratio, 0)} of the teacher’s parameters ·{' '}
             {report.student.init === 'teacher' ? 'started from the teacher’s strongest channels, ' : ''}
-            {report.student.hinted?.length
-              ? `learned the teacher’s activations in ${report.student.hinted.length} hidden layer${report.student.hinted.length > 1 ? 's' : ''}, `
-              : ''}
+            {hinted > 0 ? `learned the teacher’s activations in ${hinted} hidden layer${hinted > 1 ? 's' : ''}, ` : ''}
             trained on{' '}
             {formatInt(report.samples.train)} synthetic samples
           </p>

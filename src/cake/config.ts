@@ -285,8 +285,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       // About 10 minutes on 2 CPU cores for a LeNet-5-size teacher: `quick`'s pool, and the student also learns the
       // teacher's activations (feature hints), which about double the student's time. The 96-set pool measured worse
       // with these students: MNIST 96.97-97.45 % (15 to 80 epochs) against 97.49 %, Fashion-MNIST with hints 75.76 %
-      // against 78.20 % (BENCHMARKS.md, sixth round). That was
-      // measured on 1-channel teachers only, so other teachers keep the larger pool.
+      // against 78.20 % (BENCHMARKS.md, sixth round). That was measured on 1-channel teachers only, so other
+      // teachers keep the larger pool.
       return withOverrides(base, oneChannel ? lever(32, 45, 1) : lever(96, 80, 1));
     case 'quick':
       // About 5 minutes: the same recipe on a smaller pool (45 epochs: 3 seeds each, BENCHMARKS.md).

@@ -14,6 +14,12 @@ import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
 import { etaForSet } from '../src/cake/schedule';
 import { parseArgs, required } from '../src/cli/args';
 
+// A failure is one line, naming what was wrong.
+process.setUncaughtExceptionCaptureCallback((e) => {
+  process.stderr.write(`pool:mix: ${(e as Error)?.message ?? e}\n`);
+  process.exit(1);
+});
+
 const args = parseArgs(process.argv.slice(2), { values: ['out', 'eta0', 'decades'] });
 const out = required(args, 'out');
 const eta0 = Number(required(args, 'eta0'));
@@ -21,7 +27,15 @@ const decades = Number(required(args, 'decades'));
 if (!(eta0 > 0) || !(decades >= 0)) throw new Error('--eta0 must be positive and --decades at least 0');
 if (args.positionals.length < 2) throw new Error('give at least two pool files to mix');
 
-const pools = await Promise.all(args.positionals.map(async (f) => decodePool(new Uint8Array(await readFile(f)))));
+const pools = await Promise.all(
+  args.positionals.map(async (f) => {
+    try {
+      return decodePool(new Uint8Array(await readFile(f)));
+    } catch (e) {
+      throw new Error(`${f}: ${(e as Error).message}`);
+    }
+  }),
+);
 const [first] = pools;
 pools.forEach((p, i) => {
   if (p.sampleSize !== first.sampleSize || p.numClasses !== first.numClasses || p.chunkSize !== first.chunkSize)

@@ -13,12 +13,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
 import { etaForSet } from '../src/cake/schedule';
 import { parseArgs, required } from '../src/cli/args';
+import { failInOneLine } from '../src/cli/one-line-failures';
 
-// A failure is one line, naming what was wrong.
-process.setUncaughtExceptionCaptureCallback((e) => {
-  process.stderr.write(`pool:mix: ${(e as Error)?.message ?? e}\n`);
-  process.exit(1);
-});
+failInOneLine('pool:mix');
 
 const args = parseArgs(process.argv.slice(2), { values: ['out', 'eta0', 'decades'] });
 const out = required(args, 'out');

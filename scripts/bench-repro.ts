@@ -19,12 +19,9 @@ import { synthesisWorkers, useBackend } from '../src/cli/backend';
 import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { ProgressLine } from '../src/cli/progress-line';
+import { failInOneLine } from '../src/cli/one-line-failures';
 
-// A failure is one line (the wasm backend's module source would otherwise fill the terminal as "context").
-process.setUncaughtExceptionCaptureCallback((e) => {
-  process.stderr.write(`bench:repro: ${(e as Error)?.message ?? e}\n`);
-  process.exit(1);
-});
+failInOneLine('bench:repro');
 
 const args = parseArgs(process.argv.slice(2), {
   values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache', 'workers'],
@@ -191,9 +188,9 @@ if (!args.flags.has('no-record')) {
   const text = await readFile(file, 'utf8');
   const pct = (v: number) => (100 * v).toFixed(2);
   const band = st.etaMin > 0 ? (st.etaMax < 1e9 ? `${st.etaMin}–${st.etaMax}` : `≥ ${st.etaMin}`) : `≤ ${st.etaMax}`;
-  const samplesCell = () => (samplesUsed < result.budget.samples ? `${result.budget.samplesUsed} of ${result.budget.samples} (η ${band})` : `${result.budget.samples}`);
+  const samplesCell = samplesUsed < result.budget.samples ? `${samplesUsed} of ${result.budget.samples} (η ${band})` : `${result.budget.samples}`;
   const row =
-    `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${samplesCell()} | ` +
+    `| ${result.date} | ${dataset} | ${preset}${result.label ? ` (${result.label})` : ''} | ${s.sets}×${s.steps}×${s.batchSize} | ${samplesCell} | ` +
     `${st.epochs} @ lr ${result.budget.studentLr}${fromTeacher ? ' from the teacher' : ''}${hinted ? `, hints ${st.hint}` : ''} | ${result.wallSec.synthesis.toFixed(0)} s${workersUsed > 1 ? ` (${workersUsed} workers)` : ''} / ${result.wallSec.student.toFixed(0)} s | ${pct(teacherAcc)} | ` +
     `${pct(mean)}${runs.length > 1 ? ` ± ${pct(std)} (${runs.length} seeds)` : ''} | \`${command}\` |`;
   if (text.includes(marker)) await writeFile(file, text.replace(marker, `${row}\n${marker}`));

@@ -78,6 +78,13 @@ export interface TrainArgs {
    * hinted layer.
    */
   hintsElsewhere?: (x: Float32Array, n: number) => Promise<Float32Array[]>;
+  /**
+   * What to change when the loss stops being finite, for the error (e.g. a CLI flag); by default the student's
+   * settings, as a CAKE run names them.
+   */
+  divergenceAdvice?: string;
+  /** Who is training, for that error ("the student" by default; `cake train-teacher` trains a teacher). */
+  subject?: string;
 }
 
 export interface EpochEnd {
@@ -202,9 +209,10 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       lossSum.dispose();
       if (!Number.isFinite(trainLoss))
         throw new Error(
-          `the student's loss became ${trainLoss} in epoch ${epoch + 1}; lower the student's peak learning rate (${cfg.lr}: ` +
-            `student.lr, or student.inheritLr for a student that starts from the teacher's weights)` +
-            (hints ? ` or the feature hints' weight (student.hint, ${cfg.hint})` : ''),
+          `${args.subject ?? 'the student'}'s loss became ${trainLoss} in epoch ${epoch + 1}; ` +
+            (args.divergenceAdvice ??
+              `lower the student's peak learning rate (${cfg.lr}: student.lr, or student.inheritLr for a student that starts from the teacher's weights)` +
+                (hints ? ` or the feature hints' weight (student.hint, ${cfg.hint})` : '')),
         );
       const { agreement, loss: valLoss } = await evaluateOnPool(model, source, val, cfg.temperature);
       const result: EpochResult = { epoch, epochs: cfg.epochs, trainLoss, valAgreement: agreement, valLoss };

@@ -72,6 +72,8 @@ export async function trainTeacher(
     val: new Int32Array(0),
     cfg,
     rngForEpoch: (e) => Rng.derive(t.seed, 3, e),
+    subject: 'the teacher',
+    divergenceAdvice: `lower its peak learning rate (${t.lr}, --lr in \`cake train-teacher\`)`,
     onStep: hooks.onStep,
     onEpochEnd: async ({ result: e }) => {
       const acc = hooks.onEpoch ? (await evaluateAccuracy(model, test.x, test.shape, test.labels, C)).accuracy : NaN;

@@ -10,16 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
 import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
-import { inspectTeacher } from '../src/io/teacher-info';
-import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
 import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
-import { synthesisWorkers, useBackend } from '../src/cli/backend';
-import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
-import { readTeacherFiles } from '../src/cli/node-files';
+import { synthesisWorkers } from '../src/cli/backend';
 import { ProgressLine } from '../src/cli/progress-line';
 import { failInOneLine } from '../src/cli/one-line-failures';
+import { benchTeacherAndTest } from './bench-setup';
 
 failInOneLine('bench:repro');
 
@@ -28,27 +25,11 @@ const args = parseArgs(process.argv.slice(2), {
   repeated: ['set'],
   flags: ['no-record', 'quiet'],
 });
-const dataset = required(args, 'dataset') as DatasetName;
-if (!(dataset in DATASETS)) throw new Error(`--dataset must be mnist or fashion-mnist`);
 const preset = (args.values.get('preset') ?? 'quick') as PresetName;
 if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
 const seeds = numberOpt(args, 'seeds', 1);
 const firstSeed = numberOpt(args, 'first-seed', 0);
-const backend = await useBackend();
-
-const teacherFiles = await readTeacherFiles([required(args, 'teacher')]);
-const loaded = await loadTeacher(teacherFiles);
-const info = await inspectTeacher(loaded);
-const spec = DATASETS[dataset];
-const pre = info.preprocessing ?? {};
-const test = await findIdx(required(args, 'data'), 't10k');
-const [h] = info.inputShape;
-const data = await loadIdxPair(test.images, test.labels, {
-  pad: pre.pad ?? Math.max(0, (h - 28) / 2),
-  scale: pre.scale ?? 1 / 255,
-  mean: pre.mean ?? spec.mean,
-  std: pre.std ?? spec.std,
-});
+const { dataset, backend, teacherFiles, loaded, info, data } = await benchTeacherAndTest(args);
 const teacherAcc = (await evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
 
 const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];

@@ -9,8 +9,9 @@ import { buildStudent } from './students';
 
 /**
  * Trains a demo teacher on real labelled images the paper's way (spec §2.6): SGD with momentum and a one-cycle
- * schedule, plain cross-entropy (one-hot targets through the same soft-target loss), plus light random shifts of up
- * to `shift` pixels. Images arrive preprocessed ([n, H, W, 1] floats).
+ * schedule, plain cross-entropy (one-hot targets through the same soft-target loss), and, when asked, random shifts
+ * of up to `shift` pixels (the CLI's default is none: shift-trained teachers distil worse, BENCHMARKS.md). Images
+ * arrive preprocessed ([n, H, W, 1] floats).
  */
 export interface LabelledImages {
   x: Float32Array;

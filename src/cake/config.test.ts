@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { presetConfig, studentSets, validateConfig, withOverrides } from './config';
+import { applySettings, presetConfig, studentSets, validateConfig, withOverrides } from './config';
 
 describe('presets', () => {
   const mnist = { inputShape: [32, 32, 1], numClasses: 10, inputRange: [-0.42, 2.82] as const };
@@ -62,5 +62,28 @@ describe('the student’s η band', () => {
     expect(none).toHaveLength(1);
     expect(none[0].message).toMatch(/keeps none of the 512 sets \(their η runs from 1\.00e-1 to 1\.02e-5\)/);
     expect(validateConfig(withOverrides(paper, { student: { etaMax: -1 } }), mnist)[0].key).toBe('student.etaMax');
+  });
+});
+
+describe('applySettings', () => {
+  const traits = { inputShape: [32, 32, 1], numClasses: 10 };
+
+  it('applies key=value pairs in order, typed by the setting, and leaves the input alone', () => {
+    const base = presetConfig('quick', traits);
+    const c = applySettings(base, ['synthesis.sets=8', 'student.lr=0.2', 'synthesis.clamp=true', 'synthesis.sets=16', 'student.arch=a=b']);
+    expect(c.synthesis.sets).toBe(16);
+    expect(c.student.lr).toBe(0.2);
+    expect(c.synthesis.clamp).toBe(true);
+    // Only the first '=' splits: the value may hold more.
+    expect(c.student.arch).toBe('a=b');
+    expect(base.synthesis.sets).toBe(32);
+  });
+
+  it('names what is wrong with a pair', () => {
+    const base = presetConfig('quick', traits);
+    expect(() => applySettings(base, ['synthesis.sets'])).toThrow('a setting needs key=value, got "synthesis.sets"');
+    expect(() => applySettings(base, ['=3'])).toThrow('a setting needs key=value, got "=3"');
+    expect(() => applySettings(base, ['student.bogus=1'])).toThrow('unknown setting "student.bogus"');
+    expect(() => applySettings(base, ['student.lr=fast'])).toThrow('setting "student.lr" needs a number, got "fast"');
   });
 });

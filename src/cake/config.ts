@@ -417,6 +417,16 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   return issues;
 }
 
+/** Apply `key=value` pairs in order (the CLI's and the benchmarks' repeated `--set`). Throws on a pair without a key. */
+export function applySettings(config: CakeConfig, pairs: readonly string[]): CakeConfig {
+  for (const kv of pairs) {
+    const eq = kv.indexOf('=');
+    if (eq < 1) throw new Error(`a setting needs key=value, got "${kv}"`);
+    config = applySetting(config, kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return config;
+}
+
 /** Apply `key=value` overrides as the CLI's `--set` and a shared URL give them. Throws with the key on a bad one. */
 export function applySetting(config: CakeConfig, key: string, raw: string): CakeConfig {
   const path = key.split('.');

@@ -111,6 +111,9 @@ describe('cake distill', () => {
     const badSetting = await cake('distill', '--teacher', await writeModel('ok2', good), '--set', 'synthesis.batchSize=45', '--out', path.join(dir, 'y'), '--quiet');
     expect(badSetting.code).toBe(2);
     expect(badSetting.err).toMatch(/synthesis.batchSize must be a multiple of the group size 10, got 45/);
+    const unknownSetting = await cake('distill', '--teacher', await writeModel('ok4', good), '--set', 'student.bogus=1', '--out', path.join(dir, 'w'), '--quiet');
+    expect(unknownSetting.code).toBe(2);
+    expect(unknownSetting.err).toMatch(/--set: unknown setting "student.bogus"/);
     const badWorkers = await cake('distill', '--teacher', await writeModel('ok3', good), '--workers', '0', '--out', path.join(dir, 'z'), '--quiet');
     expect(badWorkers.code).toBe(2);
     expect(badWorkers.err).toMatch(/--workers must be a whole number from 1 to 64, got 0/);

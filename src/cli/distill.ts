@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  applySetting,
+  applySettings,
   PRESET_NAMES,
   presetConfig,
   runCake,
@@ -49,10 +49,10 @@ export async function distill(argv: string[]): Promise<void> {
     let config: CakeConfig = presetConfig(preset, traits, seed);
     const student = args.values.get('student');
     if (student) config = { ...config, student: { ...config.student, arch: student } };
-    for (const kv of args.repeated.get('set') ?? []) {
-      const eq = kv.indexOf('=');
-      if (eq < 1) throw new UsageError(`--set needs key=value, got "${kv}"`);
-      config = applySetting(config, kv.slice(0, eq), kv.slice(eq + 1));
+    try {
+      config = applySettings(config, args.repeated.get('set') ?? []);
+    } catch (e) {
+      throw new UsageError(`--set: ${(e as Error).message}`);
     }
     const issues = validateConfig(config, traits);
     if (issues.length) throw new UsageError(issues.map((i) => `${i.key} ${i.message}`).join('; '));

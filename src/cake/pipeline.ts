@@ -308,6 +308,11 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
     onEpoch,
     hints: hints ?? undefined,
     hintsElsewhere: hints && opts.synthesizer?.features ? (x, n) => opts.synthesizer!.features!(x, n, hints.spec) : undefined,
+    // A run's student is tuned through these settings: name them when its loss stops being finite.
+    subject: 'the student',
+    divergenceAdvice:
+      `lower the student's peak learning rate (${init.lr}: ${init.inherited ? 'student.inheritLr, used for a student that starts from the teacher’s weights' : 'student.lr'})` +
+      (hints ? ` or the feature hints' weight (student.hint, ${st.hint})` : ''),
     startEpoch: resume?.startEpoch,
     initialOptimizerState: resume?.optimizer,
     onEpochEnd: opts.onStudentCheckpoint

@@ -79,12 +79,11 @@ export interface TrainArgs {
    */
   hintsElsewhere?: (x: Float32Array, n: number) => Promise<Float32Array[]>;
   /**
-   * What to change when the loss stops being finite, for the error (e.g. a CLI flag); by default the student's
-   * settings, as a CAKE run names them.
+   * For the error when the loss stops being finite: who is training ("the student", "the teacher") and what the
+   * user can change, in the caller's own terms (setting keys, a CLI flag).
    */
-  divergenceAdvice?: string;
-  /** Who is training, for that error ("the student" by default; `cake train-teacher` trains a teacher). */
   subject?: string;
+  divergenceAdvice?: string;
 }
 
 export interface EpochEnd {
@@ -209,10 +208,8 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
       lossSum.dispose();
       if (!Number.isFinite(trainLoss))
         throw new Error(
-          `${args.subject ?? 'the student'}'s loss became ${trainLoss} in epoch ${epoch + 1}; ` +
-            (args.divergenceAdvice ??
-              `lower the student's peak learning rate (${cfg.lr}: student.lr, or student.inheritLr for a student that starts from the teacher's weights)` +
-                (hints ? ` or the feature hints' weight (student.hint, ${cfg.hint})` : '')),
+          `${args.subject ?? 'the model'}'s loss became ${trainLoss} in epoch ${epoch + 1}; ` +
+            (args.divergenceAdvice ?? `lower the peak learning rate (${cfg.lr})`),
         );
       const { agreement, loss: valLoss } = await evaluateOnPool(model, source, val, cfg.temperature);
       const result: EpochResult = { epoch, epochs: cfg.epochs, trainLoss, valAgreement: agreement, valLoss };

@@ -7,7 +7,7 @@
  * and the teacher labels most of it with one class; far above it the samples leave the input range. Prints one
  * JSON line per η. Everything else comes from the `quick` preset and --set overrides.
  */
-import { applySetting, presetConfig } from '../src/cake/config';
+import { applySettings, presetConfig } from '../src/cake/config';
 import { STREAM } from '../src/cake/pipeline';
 import { Rng } from '../src/cake/rng';
 import { synthesizeSet } from '../src/cake/synthesis';
@@ -22,7 +22,7 @@ const loaded = await loadTeacher(await readTeacherFiles([required(args, 'teacher
 const teacher = loaded.teacher;
 const seed = Number(args.values.get('seed') ?? 0);
 let config = presetConfig('quick', teacher, seed);
-for (const kv of args.repeated.get('set') ?? []) config = applySetting(config, kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1));
+config = applySettings(config, args.repeated.get('set') ?? []);
 const etas = (args.values.get('etas') ?? '0.1,0.03,0.01,0.003,0.001,0.0001').split(',').map(Number);
 const C = teacher.numClasses;
 const round = (v: number, d = 3) => Number(v.toFixed(d));

@@ -12,8 +12,7 @@
  * epochs. One JSON line per stage; t10k scores only, CAKE never sees the data.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFile } from 'node:fs/promises';
-import { decodePool, SyntheticPool } from '../src/cake/pool';
+import { SyntheticPool } from '../src/cake/pool';
 import { runCake } from '../src/cake';
 import { etaForSet } from '../src/cake/schedule';
 import { classificationLoss, inferLayout, totalVariation } from '../src/cake/losses';
@@ -22,7 +21,7 @@ import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
 import { synthesisWorkers } from '../src/cli/backend';
 import { failInOneLine } from '../src/cli/one-line-failures';
-import { benchTeacherAndTest, quickConfigForPool } from './bench-setup';
+import { benchTeacherAndTest, quickConfigForPool, readPoolFile } from './bench-setup';
 
 failInOneLine('bench:hard');
 
@@ -32,8 +31,7 @@ const args = parseArgs(process.argv.slice(2), {
   flags: ['no-control'],
 });
 const { backend, teacherFiles, loaded, info, traits, score } = await benchTeacherAndTest(args);
-const poolFile = required(args, 'pool');
-const pool = decodePool(new Uint8Array(await readFile(poolFile).catch((e: Error) => Promise.reject(new Error(`${poolFile}: ${e.message}`)))));
+const pool = await readPoolFile(required(args, 'pool'));
 const d = pool.sampleSize;
 const C = pool.numClasses;
 const B = pool.chunkSize;
@@ -70,8 +68,8 @@ async function train(p: SyntheticPool, epochs: number, from?: { weights: Float32
   return { student, sec: (Date.now() - t0) / 1000, agreement: report.studentTraining.agreement };
 }
 
-const weights = quickConfigForPool(pool, traits, 1, overrides).synthesis.weights;
-const K = quickConfigForPool(pool, traits, 1, overrides).synthesis.groupSize;
+// `quick`'s synthesis loss weights and group size (the reference row for this teacher's input).
+const { weights, groupSize: K } = quickConfigForPool(pool, traits, 1, overrides).synthesis;
 
 /** One batch of pool samples moved towards the student's disagreement, in the teacher's own class of each. */
 function hardSet(student: tf.LayersModel, rng: Rng) {

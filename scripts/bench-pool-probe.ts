@@ -9,9 +9,7 @@
  * student's batches are (relabelled by the teacher). One JSON line per pool.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodePool } from '../src/cake/pool';
 import { runCake } from '../src/cake';
 import { augmentBatch, studentAugmentOptions } from '../src/cake/augment';
 import { inferLayout } from '../src/cake/losses';
@@ -20,7 +18,7 @@ import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs } from '../src/cli/args';
 import { synthesisWorkers } from '../src/cli/backend';
 import { failInOneLine } from '../src/cli/one-line-failures';
-import { benchTeacherAndTest, quickConfigForPool } from './bench-setup';
+import { benchTeacherAndTest, quickConfigForPool, readPoolFile } from './bench-setup';
 
 failInOneLine('bench:probe');
 
@@ -30,15 +28,7 @@ if (files.length < 2) throw new Error('give at least two pool files to compare')
 const probeN = numberOpt(args, 'probe', 2000);
 const perEpoch32 = numberOpt(args, 'epochs-per-32', 45);
 const { backend, teacherFiles, loaded, info, traits, score } = await benchTeacherAndTest(args);
-const pools = await Promise.all(
-  files.map(async (f) => {
-    try {
-      return decodePool(new Uint8Array(await readFile(f)));
-    } catch (e) {
-      throw new Error(`${f}: ${(e as Error).message}`);
-    }
-  }),
-);
+const pools = await Promise.all(files.map(readPoolFile));
 const d = pools[0].sampleSize;
 const C = pools[0].numClasses;
 const layout = inferLayout(info.inputShape);

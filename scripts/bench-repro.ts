@@ -9,8 +9,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
-import { applySetting, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
-import { evaluateAccuracy } from '../src/models/evaluate';
+import { applySettings, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
 import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
 import { synthesisWorkers } from '../src/cli/backend';
@@ -29,8 +28,8 @@ const preset = (args.values.get('preset') ?? 'quick') as PresetName;
 if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
 const seeds = numberOpt(args, 'seeds', 1);
 const firstSeed = numberOpt(args, 'first-seed', 0);
-const { dataset, backend, teacherFiles, loaded, info, data } = await benchTeacherAndTest(args);
-const teacherAcc = (await evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses)).accuracy;
+const { dataset, backend, teacherFiles, loaded, info, score } = await benchTeacherAndTest(args);
+const teacherAcc = (await score(loaded.model)).accuracy;
 
 const runs: { seed: number; accuracy: number; synthesisSec: number; studentSec: number; agreement: number }[] = [];
 /** The samples the student trained and validated on: fewer than the pool's when its η band keeps only some sets. */
@@ -47,10 +46,7 @@ for (let k = 0; k < seeds; k++) {
   config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange }, seed);
   if (args.values.get('student')) config = { ...config, student: { ...config.student, arch: args.values.get('student')! } };
   else config = { ...config, student: { ...config.student, arch: 'lenet5-half' } };
-  for (const kv of args.repeated.get('set') ?? []) {
-    const eq = kv.indexOf('=');
-    config = applySetting(config, kv.slice(0, eq), kv.slice(eq + 1));
-  }
+  config = applySettings(config, args.repeated.get('set') ?? []);
   const issues = validateConfig(config, info);
   if (issues.length) throw new Error(issues.map((i) => `${i.key} ${i.message}`).join('; '));
   const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model);
@@ -112,7 +108,7 @@ for (let k = 0; k < seeds; k++) {
   // A save that failed (reported when it did) is tried once more here, and then fails the run.
   await saving.catch(() => undefined);
   if (cache && pool.chunks.length > setsSaved) await savePool();
-  const scored = await evaluateAccuracy(student, data.x, info.inputShape, data.labels, info.numClasses);
+  const scored = await score(student);
   const acc = scored.accuracy;
   if (setsCached > 0) usedCache = true;
   samplesUsed = report.samples.train + report.samples.validation;

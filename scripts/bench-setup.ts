@@ -7,8 +7,9 @@ import { required } from '../src/cli/args';
 import { useBackend } from '../src/cli/backend';
 import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
-import { applySetting, presetConfig, type CakeConfig, type TeacherTraits } from '../src/cake';
-import type { SyntheticPool } from '../src/cake/pool';
+import { applySettings, presetConfig, type CakeConfig, type TeacherTraits } from '../src/cake';
+import { readFile } from 'node:fs/promises';
+import { decodePool, type SyntheticPool } from '../src/cake/pool';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
@@ -33,7 +34,7 @@ export async function benchTeacherAndTest(args: Args) {
   const traits: TeacherTraits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
   /** Top-1 accuracy, per-class accuracy and confusion of a model on t10k. */
   const score = (model: Parameters<typeof evaluateAccuracy>[0]) => evaluateAccuracy(model, data.x, info.inputShape, data.labels, info.numClasses);
-  return { dataset, backend, teacherFiles, loaded, info, data, traits, score };
+  return { dataset, backend, teacherFiles, loaded, info, traits, score };
 }
 
 /**
@@ -45,15 +46,18 @@ export function quickConfigForPool(pool: SyntheticPool, traits: TeacherTraits, e
   const M = pool.chunks.length;
   const eta0 = pool.chunks[0].eta;
   const decades = M > 1 ? (-Math.log10(pool.chunks[M - 1].eta / eta0) * M) / (M - 1) : 0;
-  let config = presetConfig('quick', traits, 0);
-  config = {
-    ...config,
-    synthesis: { ...config.synthesis, sets: M, eta0, decades },
-    student: { ...config.student, arch: 'lenet5-half', epochs },
-  };
-  for (const kv of overrides) {
-    const eq = kv.indexOf('=');
-    config = applySetting(config, kv.slice(0, eq), kv.slice(eq + 1));
+  const quick = presetConfig('quick', traits, 0);
+  return applySettings(
+    { ...quick, synthesis: { ...quick.synthesis, sets: M, eta0, decades }, student: { ...quick.student, arch: 'lenet5-half', epochs } },
+    overrides,
+  );
+}
+
+/** A pool file (a `bench:repro --pool-cache` file or a `pool:mix` output); a failure names the file. */
+export async function readPoolFile(file: string): Promise<SyntheticPool> {
+  try {
+    return decodePool(new Uint8Array(await readFile(file)));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
   }
-  return config;
 }

@@ -9,11 +9,12 @@
  * refuses a cache whose η differ from the run's). The student then reads no η (its band must stay open, the
  * default), so the replacement changes nothing it learns; the sets' own η are printed, in order, with the summary.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
+import { writeFile } from 'node:fs/promises';
+import { encodePool, SyntheticPool } from '../src/cake/pool';
 import { etaForSet } from '../src/cake/schedule';
 import { parseArgs, required } from '../src/cli/args';
 import { failInOneLine } from '../src/cli/one-line-failures';
+import { readPoolFile } from './bench-setup';
 
 failInOneLine('pool:mix');
 
@@ -24,15 +25,7 @@ const decades = Number(required(args, 'decades'));
 if (!(eta0 > 0) || !(decades >= 0)) throw new Error('--eta0 must be positive and --decades at least 0');
 if (args.positionals.length < 2) throw new Error('give at least two pool files to mix');
 
-const pools = await Promise.all(
-  args.positionals.map(async (f) => {
-    try {
-      return decodePool(new Uint8Array(await readFile(f)));
-    } catch (e) {
-      throw new Error(`${f}: ${(e as Error).message}`);
-    }
-  }),
-);
+const pools = await Promise.all(args.positionals.map(readPoolFile));
 const [first] = pools;
 pools.forEach((p, i) => {
   if (p.sampleSize !== first.sampleSize || p.numClasses !== first.numClasses || p.chunkSize !== first.chunkSize)

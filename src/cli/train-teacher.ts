@@ -28,8 +28,8 @@ export async function trainTeacherCommand(argv: string[]): Promise<void> {
   const t = {
     arch: args.values.get('arch') ?? 'lenet5',
     // The reference's teacher recipe (30 epochs, batch 256, no augmentation on MNIST) at its Fashion-MNIST rate:
-    // its MNIST rate, 0.5, diverges here. No shifts by default: a teacher trained with 2-pixel shifts distils into
-    // a far worse student (BENCHMARKS.md, ninth round: 96.1 % against 98.8 % at `quick`).
+    // its MNIST rate, 0.5, fails here (collapse or NaN). No shifts by default: on MNIST a teacher trained with
+    // 2-pixel shifts distils into a far worse student (BENCHMARKS.md, ninth round: 96.1 % against 98.8 % at `quick`).
     epochs: numberOpt(args, 'epochs', 30),
     batchSize: numberOpt(args, 'batch', 256),
     lr: numberOpt(args, 'lr', 0.1),

@@ -21,7 +21,8 @@ import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
 import { synthesisWorkers } from '../src/cli/backend';
 import { failInOneLine } from '../src/cli/one-line-failures';
-import { benchTeacherAndTest, quickConfigForPool, readPoolFile } from './bench-setup';
+import { readPoolFile } from '../src/cli/node-files';
+import { benchTeacherAndTest, quickConfigForPool } from './bench-setup';
 
 failInOneLine('bench:hard');
 

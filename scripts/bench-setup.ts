@@ -8,8 +8,7 @@ import { useBackend } from '../src/cli/backend';
 import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { applySettings, presetConfig, type CakeConfig, type TeacherTraits } from '../src/cake';
-import { readFile } from 'node:fs/promises';
-import { decodePool, type SyntheticPool } from '../src/cake/pool';
+import type { SyntheticPool } from '../src/cake/pool';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
@@ -51,13 +50,4 @@ export function quickConfigForPool(pool: SyntheticPool, traits: TeacherTraits, e
     { ...quick, synthesis: { ...quick.synthesis, sets: M, eta0, decades }, student: { ...quick.student, arch: 'lenet5-half', epochs } },
     overrides,
   );
-}
-
-/** A pool file (a `bench:repro --pool-cache` file or a `pool:mix` output); a failure names the file. */
-export async function readPoolFile(file: string): Promise<SyntheticPool> {
-  try {
-    return decodePool(new Uint8Array(await readFile(file)));
-  } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
-  }
 }

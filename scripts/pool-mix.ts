@@ -14,7 +14,7 @@ import { encodePool, SyntheticPool } from '../src/cake/pool';
 import { etaForSet } from '../src/cake/schedule';
 import { parseArgs, required } from '../src/cli/args';
 import { failInOneLine } from '../src/cli/one-line-failures';
-import { readPoolFile } from './bench-setup';
+import { readPoolFile } from '../src/cli/node-files';
 
 failInOneLine('pool:mix');
 

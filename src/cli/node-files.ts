@@ -1,6 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { NamedFile } from '../io/files';
+import { decodePool, type SyntheticPool } from '../cake/pool';
 
 /** Side files the loaders look for next to a model.json. */
 const SIDE_FILES = ['class_names.txt', 'labels.txt', 'metadata.json'];
@@ -60,4 +61,13 @@ export async function readTeacherFiles(paths: string[]): Promise<NamedFile[]> {
 
 export async function readBytes(p: string): Promise<ArrayBuffer> {
   return (await read(p)).data;
+}
+
+/** A pool file (a `bench:repro --pool-cache` file or a `pool:mix` output); a failure names the file. */
+export async function readPoolFile(file: string): Promise<SyntheticPool> {
+  try {
+    return decodePool(new Uint8Array(await readFile(file)));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
 }

@@ -2,7 +2,7 @@ import { expect, test, type Browser, type Page } from '@playwright/test';
 import { fixtureHash, loadFixtureTeacher, openStudio, probeBatch, state, waitForRunEnd, type Studio } from './fixtures';
 
 // Long enough (on wasm, even on a loaded machine) that a reload lands mid-stage, short enough for a test.
-const MID_SYNTHESIS = fixtureHash({ seed: 11, 'synthesis.sets': 12, 'synthesis.steps': 30, 'student.epochs': 3, 'student.batchSize': 16 });
+const MID_SYNTHESIS = fixtureHash({ seed: 11, 'synthesis.sets': 48, 'synthesis.steps': 30, 'student.epochs': 3, 'student.batchSize': 16 });
 const MID_STUDENT = fixtureHash({ seed: 12, 'synthesis.sets': 3, 'synthesis.steps': 4, 'student.epochs': 30, 'student.batchSize': 4 });
 
 async function predictions(page: Page): Promise<number[]> {
@@ -57,7 +57,7 @@ function expectSame(a: number[], b: number[]): void {
 test('a reload mid-synthesis resumes from the last saved set to the same student', async ({ page, browser }) => {
   test.setTimeout(240_000);
   const reference = await uninterrupted(browser, MID_SYNTHESIS);
-  const resumed = await reloadAndResume(page, MID_SYNTHESIS, /Checkpoint saved: set ([2-9]|1[01]) of 12/);
+  const resumed = await reloadAndResume(page, MID_SYNTHESIS, /Checkpoint saved: set ([2-9]|1\d) of 48/);
   expect(await state<number>(page, 's.run.resumedFrom.setsDone')).toBeGreaterThanOrEqual(2);
   expectSame(resumed, reference);
 });

@@ -598,7 +598,8 @@ export function boot(): void {
     },
     crashWorker,
     loseDevice: () => post({ type: 'lose-device' }),
-    failCheckpoints: () => post({ type: 'fail-checkpoints' }),
+    /** Tests: checkpoints of sets from `fromSet` on fail as a full storage quota would (set before Start, no race). */
+    failCheckpoints: (fromSet = 0) => post({ type: 'fail-checkpoints', fromSet }),
     /** Tests: pretend the browser has this many bytes of storage free (undefined: ask the browser). */
     setFreeStorage: (bytes: number | undefined) => {
       testStorageOverride = bytes;

@@ -46,7 +46,8 @@ let backendReady: Promise<BackendInfo> | null = null;
 let teacher: { loaded: LoadedTeacher; card: TeacherCard; files: WireFile[] } | null = null;
 let run: { runId: number; control: RunControl } | null = null;
 /** Diagnostics: checkpoint writes fail (see the fail-checkpoints command). */
-let failCheckpoints = false;
+/** Tests: the first set whose checkpoint fails as a full quota would (`fail-checkpoints`); none when undefined. */
+let failCheckpointsFrom: number | undefined;
 /** The history id of the run in progress. */
 let currentRecordId: string | null = null;
 let probe: { control: RunControl; done: Promise<unknown> } | null = null;
@@ -256,7 +257,7 @@ class Checkpointer {
   set(s: SetResult): void {
     const memory = memorySample();
     void this.enqueue(async () => {
-      if (failCheckpoints) throw new DOMException('the quota has been exceeded (simulated)', 'QuotaExceededError');
+      if (failCheckpointsFrom !== undefined && s.set >= failCheckpointsFrom) throw new DOMException('the quota has been exceeded (simulated)', 'QuotaExceededError');
       await saveChunk({ id: this.record.id, set: s.set, eta: s.eta, x: s.x, labels: s.labels });
       this.record.setsDone = s.set + 1;
       await saveRun({ ...this.record, updatedAt: Date.now() });
@@ -692,7 +693,7 @@ scope.onmessage = (ev: MessageEvent<Command>) => {
       enqueue(() => downloadRun(cmd.requestId, cmd.id));
       break;
     case 'fail-checkpoints':
-      failCheckpoints = true;
+      failCheckpointsFrom = cmd.fromSet;
       break;
     case 'lose-device':
       loseDevice();

@@ -254,7 +254,8 @@ export type Command =
   /** Diagnostics: destroy the WebGPU device (tests device-loss recovery). */
   | { type: 'lose-device' }
   /** Diagnostics: make the next checkpoint writes fail as a full disk would (tests degrading without checkpoints). */
-  | { type: 'fail-checkpoints' }
+  /** Tests: checkpoints of sets from `fromSet` on fail as a full storage quota would. */
+  | { type: 'fail-checkpoints'; fromSet: number }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }

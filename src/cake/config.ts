@@ -282,10 +282,11 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
     case 'paper':
       return base;
     case 'standard':
-      // About 10 minutes on 2 CPU cores for a LeNet-5-size teacher: `quick`'s recipe on four times its pool. On the
-      // teachers `cake train-teacher` makes, the 128-set pool gave MNIST 98.74 % and Fashion-MNIST 83.97 % against
-      // `quick`'s 98.77 % and 83.10 % (seed 0), and neither feature hints (MNIST -0.15, Fashion-MNIST -0.27 over
-      // three seeds on `quick`'s pool) nor 90 epochs (83.48 %) did better (BENCHMARKS.md, ninth and tenth rounds).
+      // About 10 minutes on 2 CPU cores for a LeNet-5-size teacher (9.5-13.5 measured with another run beside it):
+      // `quick`'s recipe on four times its pool. On the teachers `cake train-teacher` makes, over three seeds, it
+      // gives MNIST 98.73 % and Fashion-MNIST 83.71 % against `quick`'s 98.79 % and 83.37 %; feature hints on
+      // `quick`'s pool (98.64 %, 83.10 %) and 90 epochs on this pool (Fashion-MNIST 83.48 %, one seed) did worse
+      // (BENCHMARKS.md, ninth and tenth rounds).
       // That was measured on 1-channel teachers only; others keep the earlier 96-set recipe with hints.
       return withOverrides(base, oneChannel ? lever(128, 45) : lever(96, 80, 1));
     case 'quick':

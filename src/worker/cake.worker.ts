@@ -45,7 +45,6 @@ let backend: BackendInfo | null = null;
 let backendReady: Promise<BackendInfo> | null = null;
 let teacher: { loaded: LoadedTeacher; card: TeacherCard; files: WireFile[] } | null = null;
 let run: { runId: number; control: RunControl } | null = null;
-/** Diagnostics: checkpoint writes fail (see the fail-checkpoints command). */
 /** Tests: the first set whose checkpoint fails as a full quota would (`fail-checkpoints`); none when undefined. */
 let failCheckpointsFrom: number | undefined;
 /** The history id of the run in progress. */

@@ -253,7 +253,6 @@ export type Command =
   | { type: 'download-run'; requestId: number; id: string }
   /** Diagnostics: destroy the WebGPU device (tests device-loss recovery). */
   | { type: 'lose-device' }
-  /** Diagnostics: make the next checkpoint writes fail as a full disk would (tests degrading without checkpoints). */
   /** Tests: checkpoints of sets from `fromSet` on fail as a full storage quota would. */
   | { type: 'fail-checkpoints'; fromSet: number }
   | { type: 'pause' }

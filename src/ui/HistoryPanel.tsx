@@ -1,5 +1,5 @@
 import { deleteRun, downloadRun, resumeFromCheckpoint } from './controller';
-import { formatBytes, formatDuration, formatInt, formatPercent } from './format';
+import { formatBytes, formatDateTime, formatDuration, formatInt, formatPercent } from './format';
 import { isRunActive, useStudio } from './store';
 import { resumable, type RunRecord } from '../worker/protocol';
 
@@ -40,7 +40,7 @@ export function HistoryPanel() {
           return (
             <li key={r.id} className={`run-item run-${r.status}`} data-testid="run-item" data-run-id={r.id}>
               <div className="run-item-head">
-                <strong>{new Date(r.createdAt).toLocaleString()}</strong>{' '}
+                <strong>{formatDateTime(r.createdAt)}</strong>{' '}
                 <span className={`chip status-${r.status}`} data-testid="run-item-status">
                   {current ? 'running now' : STATUS_WORDS[r.status]}
                 </span>{' '}
@@ -72,7 +72,7 @@ export function HistoryPanel() {
                   </button>
                 )}
                 {!current && (
-                  <button type="button" className="button secondary" aria-label={`Delete run of ${new Date(r.createdAt).toLocaleString()}`} onClick={() => deleteRun(r.id)}>
+                  <button type="button" className="button secondary" aria-label={`Delete run of ${formatDateTime(r.createdAt)}`} onClick={() => deleteRun(r.id)}>
                     Delete
                   </button>
                 )}

@@ -12,12 +12,29 @@ test('a smoke run on wasm: progress, charts, samples, and a downloaded student t
   await expect(page.getByTestId('synthesis-progress')).toBeVisible();
   expect(await waitForRunEnd(page)).toContain('Finished');
 
-  // Charts drew lines; the grid has one canvas per shown sample.
+  // Charts drew lines. The live grid is one painted canvas with a button over each shown sample (8 groups of the
+  // fixture's 10 classes at most), the gallery one more.
   const charts = page.getByRole('region', { name: 'Loss curves' });
   await expect(charts.locator('path.recharts-curve').first()).toBeVisible();
   expect(await charts.locator('path.recharts-curve').count()).toBeGreaterThan(3);
   const samples = page.getByRole('region', { name: 'Synthetic samples' });
-  expect(await samples.locator('canvas').count()).toBeGreaterThan(0);
+  await samples.scrollIntoViewIfNeeded();
+  const live = samples.getByRole('group', { name: /^Set \d+: \d+ groups of 10$/ });
+  const shown = await live.getAttribute('aria-label').then((l) => Number(/: (\d+) groups/.exec(l ?? '')?.[1]) * 10);
+  await expect(live.locator('button.sample')).toHaveCount(shown);
+  await expect(live.locator('button.sample').first()).toHaveAttribute('aria-label', /^Set \d+, sample 1: target \w+, teacher says \w+ at \d+ %$/);
+  await expect(samples.locator('canvas')).toHaveCount(2);
+  // The live sheet has its pixels: black boxes with the samples in them, and caption text.
+  await expect
+    .poll(() =>
+      live.locator('canvas').evaluate((c: HTMLCanvasElement) => {
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let opaque = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] === 255) opaque++;
+        return opaque / (c.width * c.height);
+      }),
+    )
+    .toBeGreaterThan(0.3);
 
   // A click enlarges a sample with the teacher's probabilities.
   await samples.locator('button.sample').first().click();

@@ -1,9 +1,10 @@
-import { memo, startTransition, useEffect, useState, type ReactNode } from 'react';
+import { memo, useMemo, useRef, type ReactNode, type RefObject } from 'react';
 import { CartesianGrid, Line, type BaseTickContentProps, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatNum } from './format';
 import { thin, type EpochPoint, type History, type StudentPoint, type SynthPoint } from './history';
 import { formatPower, linearAxis, logAxis } from './scales';
-import { useStudio } from './store';
+import type { StudioState } from './store';
+import { useOnScreen, useThrottledSlice } from './throttled';
 
 /**
  * Points drawn per line: the store keeps up to 2000 per series, but a recharts update costs time in proportion to
@@ -14,36 +15,19 @@ const DRAWN = 100;
 const REDRAW_MS = 1000;
 
 /**
- * A slice of the chart history, refreshed at most once per `REDRAW_MS`, with each chart on its own phase so no two
- * charts redraw in the same task (a recharts redraw is the most expensive thing the page does during a run).
+ * A chart's points: the store's history slice, refreshed at most once per `REDRAW_MS` and only while the chart is on
+ * screen, with each chart on its own phase so no two charts redraw in the same task (a recharts redraw is the most
+ * expensive thing the page does during a run). Thinned for drawing and in x order: with synthesis helpers, progress
+ * from two sets arrives interleaved.
  */
-function useThrottledPoints<T>(pick: (h: History) => readonly T[], phaseMs: number): T[] {
-  const [points, setPoints] = useState(() => thin(pick(useStudio.getState().history), DRAWN));
-  useEffect(() => {
-    let last = 0;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    let shown = pick(useStudio.getState().history);
-    const refresh = () => {
-      timer = null;
-      last = Date.now();
-      const next = pick(useStudio.getState().history);
-      if (next === shown) return;
-      shown = next;
-      // A transition lets React split the render into slices between other work.
-      startTransition(() => setPoints(thin(next, DRAWN)));
-    };
-    const unsub = useStudio.subscribe((s, prev) => {
-      if (pick(s.history) === pick(prev.history) || timer) return;
-      // A new run (empty history) shows at once; otherwise wait for this chart's next slot.
-      const wait = pick(s.history).length === 0 ? 0 : Math.max(phaseMs, last + REDRAW_MS - Date.now());
-      timer = setTimeout(refresh, wait);
-    });
-    return () => {
-      unsub();
-      if (timer) clearTimeout(timer);
-    };
-  }, [pick, phaseMs]);
-  return points;
+function useChartPoints<T extends { x: number } | { epoch: number }>(pick: (h: History) => readonly T[], visible: boolean, phaseMs: number): T[] {
+  const select = useMemo(() => (s: StudioState) => pick(s.history), [pick]);
+  const points = useThrottledSlice(select, REDRAW_MS, visible, phaseMs);
+  return useMemo(() => {
+    const at = (p: T) => ('x' in p ? p.x : p.epoch);
+    // A copy: thin() hands back the store's own array when it is short enough.
+    return [...thin(points, DRAWN)].sort((a, b) => at(a) - at(b));
+  }, [points]);
 }
 
 /**
@@ -76,12 +60,14 @@ const COLORS = {
 };
 
 function ChartCard({
+  cardRef,
   title,
   subtitle,
   empty,
   legend,
   children,
 }: {
+  cardRef: RefObject<HTMLElement | null>;
   title: string;
   subtitle: string;
   empty: boolean;
@@ -89,7 +75,7 @@ function ChartCard({
   children: ReactNode;
 }) {
   return (
-    <figure className="chart-card">
+    <figure className="chart-card" ref={cardRef}>
       <figcaption>
         <span className="chart-title">{title}</span>
         <span className="chart-subtitle">{subtitle}</span>
@@ -247,9 +233,11 @@ const Agreement = memo(function Agreement({ points }: { points: EpochPoint[] }) 
 });
 
 function SynthLossesCard() {
-  const points = useThrottledPoints(pickSynth, 0);
+  const ref = useRef<HTMLElement>(null);
+  const points = useChartPoints(pickSynth, useOnScreen(ref), 0);
   return (
     <ChartCard
+      cardRef={ref}
       title="Synthesis loss terms"
       subtitle="log scale, per step"
       empty={points.length === 0}
@@ -267,9 +255,11 @@ function SynthLossesCard() {
 }
 
 function EtaHitCard() {
-  const points = useThrottledPoints(pickSynth, 250);
+  const ref = useRef<HTMLElement>(null);
+  const points = useChartPoints(pickSynth, useOnScreen(ref), 250);
   return (
     <ChartCard
+      cardRef={ref}
       title="Step size η and hit rate"
       subtitle="η on a log scale (left) · share of samples the teacher puts in their target class (right)"
       empty={points.length === 0}
@@ -284,9 +274,11 @@ function EtaHitCard() {
 }
 
 function StudentCard() {
-  const points = useThrottledPoints(pickStudent, 500);
+  const ref = useRef<HTMLElement>(null);
+  const points = useChartPoints(pickStudent, useOnScreen(ref), 500);
   return (
     <ChartCard
+      cardRef={ref}
       title="Student loss and learning rate"
       subtitle="soft-target cross-entropy (left) · learning rate (right), per step"
       empty={points.length === 0}
@@ -301,9 +293,11 @@ function StudentCard() {
 }
 
 function AgreementCard() {
-  const points = useThrottledPoints(pickEpochs, 750);
+  const ref = useRef<HTMLElement>(null);
+  const points = useChartPoints(pickEpochs, useOnScreen(ref), 750);
   return (
     <ChartCard
+      cardRef={ref}
       title="Teacher–student agreement"
       subtitle="top-1 on held-out synthetic samples (left) · held-out loss (right), per epoch"
       empty={points.length === 0}

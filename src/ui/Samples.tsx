@@ -1,7 +1,9 @@
-import { memo, startTransition, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef } from 'react';
 import type { Preprocessing } from '../worker/protocol';
-import { drawSample, parseDraft } from './draw';
+import { DEFAULT_DRAFT, drawSample, parseDraft } from './draw';
 import { formatNum, formatPercent } from './format';
+import { useOnScreen, useThrottledSlice } from './throttled';
+import { layoutSheet, paintSheet, type SheetSpec, type SheetText } from './sheet';
 import { GROUPS_SHOWN, selectSample, useStudio, type SampleSet, type StudioState } from './store';
 
 function usePreprocessing(): Preprocessing {
@@ -36,61 +38,113 @@ function SampleCanvas({ sample, index, pre, size }: { sample: SampleSet; index: 
   return <canvas ref={ref} className="sample-canvas" style={{ width: size, height: size }} />;
 }
 
-const SampleCell = memo(function SampleCell({
-  sample,
-  index,
+/** Live grid: 48-pixel images with captions and a "G1" column. Gallery: 32-pixel images, "set N / η" column. */
+const LIVE_SPEC: SheetSpec = { image: 48, pad: 4, gap: 4, captions: true, label: 28 };
+const GALLERY_SPEC: SheetSpec = { image: 32, pad: 1, gap: 4, captions: false, label: 66 };
+
+// The sheet's text colours and font follow the stylesheet; read once (reading computed style can force a style pass).
+let sheetStyle: Pick<SheetText, 'font' | 'colors'> | null = null;
+function sheetTextStyle(): Pick<SheetText, 'font' | 'colors'> {
+  if (sheetStyle) return sheetStyle;
+  const css = getComputedStyle(document.documentElement);
+  const v = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
+  sheetStyle = {
+    font: css.fontFamily || 'sans-serif',
+    colors: { muted: v('--muted', '#6b7280'), faint: v('--faint', '#9ca3af'), ok: v('--ok', '#047857'), bad: v('--bad', '#b42318') },
+  };
+  return sheetStyle;
+}
+
+/** A sheet row: samples `indices` of set `sample`, with its label lines. */
+interface Row {
+  sample: SampleSet;
+  indices: readonly number[];
+  label: readonly string[];
+}
+
+/**
+ * Rows of samples painted into one canvas (see sheet.ts). Over it lies one transparent button per sample, for the
+ * click that enlarges it, keyboard focus and the screen-reader label; the buttons have fixed sizes and no content, so
+ * a new set changes their labels but never the page's layout.
+ */
+const SampleSheet = memo(function SampleSheet({
+  rows,
+  spec,
   pre,
   name,
-  size,
+  label,
 }: {
-  sample: SampleSet;
-  index: number;
+  rows: readonly Row[];
+  spec: SheetSpec;
   pre: Preprocessing;
   name: (c: number) => string;
-  size: number;
+  /** What the sheet holds, for screen readers. */
+  label: string;
 }) {
-  const target = sample.targets[index];
-  const top = topOf(sample, index);
-  const hit = top.cls === target;
+  const ref = useRef<HTMLCanvasElement>(null);
+  // The layout depends only on how many samples each row has; keyed by that, it outlives a new set.
+  const lengths = rows.map((r) => r.indices.length).join(',');
+  const layout = useMemo(() => layoutSheet(lengths ? lengths.split(',').map(Number) : [], spec), [lengths, spec]);
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas) return;
+    // Painted in the next animation frame, a task of its own, not inside React's commit; newer rows that arrive
+    // first cancel this paint, so a burst of sets costs one paint.
+    const frame = requestAnimationFrame(() => {
+      const sheetRows = rows.map(({ sample, indices, label }) => ({
+        x: sample.x,
+        inputShape: sample.inputShape,
+        targets: sample.targets,
+        top: (i: number) => topOf(sample, i),
+        indices,
+        label,
+      }));
+      paintSheet(canvas, layout, spec, sheetRows, pre, { ...sheetTextStyle(), name });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [rows, layout, spec, pre, name]);
   return (
-    <button
-      type="button"
-      className={`sample ${hit ? 'hit' : 'miss'}`}
-      onClick={() => selectSample(sample, index)}
-      aria-label={`Sample ${index + 1}: target ${name(target)}, teacher says ${name(top.cls)} at ${formatPercent(top.p, 0)}`}
-    >
-      <SampleCanvas sample={sample} index={index} pre={pre} size={size} />
-      <span className="sample-caption">
-        <span className="target" title="target class">
-          → {name(target)}
-        </span>
-        <span className="top" title="the teacher's top class and probability">
-          {name(top.cls)} {Math.round(top.p * 100)}%
-        </span>
-      </span>
-    </button>
+    <div className="sheet" role="group" aria-label={label} style={{ width: layout.width, height: layout.height }}>
+      <canvas ref={ref} className="sheet-canvas" style={{ width: layout.width, height: layout.height }} aria-hidden="true" />
+      {layout.cells.map((c) => {
+        const { sample, indices } = rows[c.row];
+        const i = indices[c.col];
+        const target = sample.targets[i];
+        const top = topOf(sample, i);
+        const text = `Set ${sample.set + 1}, sample ${i + 1}: target ${name(target)}, teacher says ${name(top.cls)} at ${formatPercent(top.p, 0)}`;
+        return (
+          <button
+            key={`${c.row}:${c.col}`}
+            type="button"
+            className="sample"
+            style={{ left: c.x, top: c.y, width: c.w, height: c.h }}
+            onClick={() => selectSample(sample, i)}
+            aria-label={text}
+            title={text}
+          />
+        );
+      })}
+    </div>
   );
 });
+
+/** `n` consecutive integers from `start`. */
+const range = (start: number, n: number) => Array.from({ length: Math.max(0, n) }, (_, k) => start + k);
 
 function LiveGrid({ sample }: { sample: SampleSet }) {
   const pre = usePreprocessing();
   const name = useClassName();
   const groups = Math.ceil(sample.count / sample.groupSize);
   const totalGroups = Math.ceil(sample.batchSize / sample.groupSize);
-  const rows = [];
-  for (let g = 0; g < groups; g++) {
-    const cells = [];
-    for (let k = 0; k < sample.groupSize && g * sample.groupSize + k < sample.count; k++) {
-      const i = g * sample.groupSize + k;
-      cells.push(<SampleCell key={i} sample={sample} index={i} pre={pre} name={name} size={48} />);
-    }
-    rows.push(
-      <div key={g} className="group-row" role="group" aria-label={`Group ${g + 1}`}>
-        <span className="group-label">G{g + 1}</span>
-        {cells}
-      </div>,
-    );
-  }
+  const rows = useMemo(
+    () =>
+      range(0, groups).map((g) => ({
+        sample,
+        indices: range(g * sample.groupSize, Math.min(sample.groupSize, sample.count - g * sample.groupSize)),
+        label: [`G${g + 1}`],
+      })),
+    [sample, groups],
+  );
   return (
     <div>
       <div className="samples-meta">
@@ -102,61 +156,55 @@ function LiveGrid({ sample }: { sample: SampleSet }) {
           </span>
         )}
       </div>
-      <div className="sample-grid">{rows}</div>
+      <div className="sample-grid">
+        <SampleSheet rows={rows} spec={LIVE_SPEC} pre={pre} name={name} label={`Set ${sample.set + 1}: ${groups} groups of ${sample.groupSize}`} />
+      </div>
     </div>
   );
-}
-
-function Gallery({ sets }: { sets: SampleSet[] }) {
-  const pre = usePreprocessing();
-  const name = useClassName();
-  return (
-    <div className="gallery" aria-label="Earlier sets by η">
-      {sets.map((s) => (
-        <div key={s.set} className="gallery-row">
-          <div className="gallery-label">
-            <span>set {s.set + 1}</span>
-            <span className="muted">η {formatNum(s.eta)}</span>
-          </div>
-          <div className="gallery-samples">
-            {Array.from({ length: Math.min(s.count, GALLERY_SAMPLES) }, (_, i) => (
-              <SampleCell key={i} sample={s} index={i} pre={pre} name={name} size={32} />
-            ))}
-          </div>
-        </div>
-      ))}
-    </div>
-  );
-}
-
-/**
- * A store slice that re-renders this component in a transition: React may then split the (largish) render of a new
- * sample grid into slices instead of one long task. (zustand's own hook always renders synchronously.)
- */
-function useTransitionedSlice<T>(pick: (s: StudioState) => T): T {
-  const [value, setValue] = useState(() => pick(useStudio.getState()));
-  useEffect(
-    () =>
-      useStudio.subscribe((s, prev) => {
-        const next = pick(s);
-        if (next !== pick(prev)) startTransition(() => setValue(next));
-      }),
-    [pick],
-  );
-  return value;
 }
 
 /** Samples per gallery row: the first members of the set's first group. */
 const GALLERY_SAMPLES = 5;
 
+function Gallery({ sets }: { sets: SampleSet[] }) {
+  const pre = usePreprocessing();
+  const name = useClassName();
+  // Newest first.
+  const rows = useMemo(
+    () =>
+      [...sets].reverse().map((s) => ({ sample: s, indices: range(0, Math.min(s.count, GALLERY_SAMPLES)), label: [`set ${s.set + 1}`, `η ${formatNum(s.eta)}`] })),
+    [sets],
+  );
+  return (
+    <div className="gallery">
+      <SampleSheet rows={rows} spec={GALLERY_SPEC} pre={pre} name={name} label="Earlier sets by η" />
+    </div>
+  );
+}
+
+/** The sample grids redraw at most this often during a run. */
+const SAMPLES_REDRAW_MS = 300;
+
 const pickLive = (s: StudioState) => s.live;
 const pickGallery = (s: StudioState) => s.gallery;
 
 export function Samples() {
-  const live = useTransitionedSlice(pickLive);
-  const gallery = useTransitionedSlice(pickGallery);
+  const ref = useRef<HTMLElement>(null);
+  const onScreen = useOnScreen(ref);
+  const live = useThrottledSlice(pickLive, SAMPLES_REDRAW_MS, onScreen);
+  const gallery = useThrottledSlice(pickGallery, SAMPLES_REDRAW_MS, onScreen);
+  // While nothing runs: read the stylesheet's colours (it can force a style pass) and paint one throwaway sample, so
+  // the first sheet of a run does not pay for setting up its fonts.
+  useEffect(() => {
+    const style = sheetTextStyle();
+    const frame = requestAnimationFrame(() => {
+      const one = { x: new Float32Array(1), inputShape: [1, 1, 1], targets: new Int32Array(1), top: () => ({ cls: 0, p: 1 }), indices: [0], label: ['G1'] };
+      paintSheet(document.createElement('canvas'), layoutSheet([1], LIVE_SPEC), LIVE_SPEC, [one], parseDraft(DEFAULT_DRAFT).value, { ...style, name: String });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, []);
   return (
-    <section className="panel samples" role="region" aria-label="Synthetic samples">
+    <section ref={ref} className="panel samples" role="region" aria-label="Synthetic samples">
       <h2>Synthetic samples</h2>
       {!live ? (
         <p className="muted">Samples appear here as each set finishes: one row per group, each with its target class (→) and the teacher’s top class.</p>
@@ -169,7 +217,7 @@ export function Samples() {
           {gallery.length > 0 && (
             <div className="samples-gallery">
               <h3>Earlier sets by η</h3>
-              <Gallery sets={[...gallery].reverse()} />
+              <Gallery sets={gallery} />
             </div>
           )}
         </div>

@@ -36,27 +36,23 @@ export function samplePixels(
   out: Uint8ClampedArray,
 ): void {
   const { height: H, width: W, channels: C, channelFirst } = g;
-  const size = H * W * C;
-  const base = index * size;
+  const plane = H * W;
+  const base = index * plane * C;
   const scale = pre.scale === 0 ? 1 : pre.scale;
   const swap = pre.channelOrder === 'bgr' && C >= 3;
-  for (let i = 0; i < H * W; i++) {
-    let r: number, gr: number, bl: number;
-    const value = (c: number) => {
-      const v = channelFirst ? x[base + c * H * W + i] : x[base + i * C + c];
-      return (v * at(pre.std, c) + at(pre.mean, c)) / scale;
-    };
-    if (C >= 3) {
-      r = value(swap ? 2 : 0);
-      gr = value(1);
-      bl = value(swap ? 0 : 2);
-    } else {
-      r = gr = bl = value(0);
-    }
-    const o = i * 4;
-    out[o] = r;
-    out[o + 1] = gr;
-    out[o + 2] = bl;
+  // pixel = (x·std + mean) / scale = x·mul + add, per source channel; red, green and blue read channels src[0..2].
+  const src = C >= 3 ? (swap ? [2, 1, 0] : [0, 1, 2]) : [0, 0, 0];
+  const mul = src.map((c) => at(pre.std, c) / scale);
+  const add = src.map((c) => at(pre.mean, c) / scale);
+  // Where channel c of pixel i sits: base + i·step + c·stride.
+  const step = channelFirst ? 1 : C;
+  const stride = channelFirst ? plane : 1;
+  const [r0, g0, b0] = src.map((c) => base + c * stride);
+  for (let i = 0, o = 0; i < plane; i++, o += 4) {
+    const k = i * step;
+    out[o] = x[r0 + k] * mul[0] + add[0];
+    out[o + 1] = x[g0 + k] * mul[1] + add[1];
+    out[o + 2] = x[b0 + k] * mul[2] + add[2];
     out[o + 3] = 255;
   }
 }

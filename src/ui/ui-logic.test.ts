@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { geometry, parseDraft, samplePixels } from './draw';
 import { MAX_POINTS, emptySeries, pushPoint, thin } from './history';
+import { CAPTION_LINE, fitText, layoutSheet } from './sheet';
 import { formatPower, linearAxis, logAxis } from './scales';
 import {
   DEFAULT_TRAITS,
@@ -101,6 +102,40 @@ describe('axes', () => {
     const x = linearAxis([1, 47], { exact: true, integer: true });
     expect(x.domain).toEqual([1, 47]);
     expect(x.ticks.every((t) => Number.isInteger(t))).toBe(true);
+  });
+});
+
+describe('sample sheets', () => {
+  it('lays rows of cells out left to right after the label column, rows top to bottom', () => {
+    const spec = { image: 48, pad: 4, gap: 4, captions: true, label: 28 };
+    const l = layoutSheet([3, 1], spec);
+    const w = 48 + 2 * 4;
+    const h = 48 + 2 * 4 + 2 * CAPTION_LINE + 2;
+    expect(l.cells.map((c) => [c.row, c.col, c.x, c.y])).toEqual([
+      [0, 0, 28, 0],
+      [0, 1, 28 + w + 4, 0],
+      [0, 2, 28 + 2 * (w + 4), 0],
+      [1, 0, 28, h + 4],
+    ]);
+    expect(l.width).toBe(28 + 3 * w + 2 * 4);
+    expect(l.height).toBe(2 * h + 4);
+    expect(l.rowTops).toEqual([0, h + 4]);
+    expect(layoutSheet([], spec)).toEqual({ width: 0, height: 0, cells: [], rowTops: [] });
+    // Without captions a cell is the image and its padding.
+    expect(layoutSheet([2], { image: 32, pad: 1, gap: 0, captions: false, label: 0 }).cells[1]).toEqual({ row: 0, col: 1, x: 34, y: 0, w: 34, h: 34 });
+  });
+
+  it('cuts captions to fit with an ellipsis, and remembers each cut', () => {
+    let measured = 0;
+    const ctx = { font: '10px test', measureText: (t: string) => (measured++, { width: 6 * t.length }) as TextMetrics };
+    expect(fitText(ctx, 'seven', 54)).toBe('seven');
+    expect(fitText(ctx, 'a very long class name', 54)).toBe('a very l…');
+    expect(6 * 'a very l…'.length).toBeLessThanOrEqual(54);
+    const before = measured;
+    expect(fitText(ctx, 'a very long class name', 54)).toBe('a very l…');
+    expect(measured).toBe(before);
+    // Another font or width is another cut.
+    expect(fitText({ ...ctx, font: '11px test' }, 'a very long class name', 30)).toBe('a ve…');
   });
 });
 

@@ -1,15 +1,22 @@
 import { expect, test } from '@playwright/test';
-import { cpus, loadavg } from 'node:os';
 import { fixtureHash, loadFixtureTeacher, openStudio, waitForRunEnd } from './fixtures';
+import { mainThreadTasks, type TraceTask } from './trace';
 
-// Timing is the point here: no trace recording (its screenshots cost the page main-thread time).
+// Timing is the point here: no Playwright trace recording (its screenshots cost the page main-thread time).
 test.use({ trace: 'off' });
-// On the shared 2-core machine the same build has given one 50-64 ms task in about half the attempts on some days
-// and none on others (2026-11-21: seen with the previous commit too; a trace showed a 64 ms script task, 30 ms of
-// it a minor GC, and layout/paint frames). Three attempts: a page that always has a long task still fails.
-test.describe.configure({ retries: 2 });
 
-test('a whole run makes no request outside the origin and no main-thread task over 50 ms', async ({ page, context }) => {
+/**
+ * The page's main thread may spend at most this long in one task: a task that computes longer shows as a stutter on
+ * any machine.
+ */
+const TASK_CPU_MS = 50;
+
+// What is measured, and why. A run keeps its worker and two synthesis helpers busy, so on a 2-core machine the page's
+// main thread waits for a core: the same page gave wall-clock "long tasks" of 50-70 ms on an idle machine and of
+// 100-225 ms when the machine was slower (CI, 2026-11-21), while each of those tasks used 15-18 ms of the main
+// thread's CPU (Chromium trace, `tdur`). Wall-clock task length measures the scheduler there, not the page; the CPU
+// time of each task is what the page controls, so that is what this test enforces. Wall-clock long tasks are reported.
+test('a whole run makes no request outside the origin and no main-thread task that computes over 50 ms', async ({ page, context, browser }) => {
   const origin = 'http://127.0.0.1:4173';
   const requests: string[] = [];
   context.on('request', (r) => requests.push(r.url()));
@@ -25,31 +32,49 @@ test('a whole run makes no request outside the origin and no main-thread task ov
   await openStudio(page, fixtureHash({ seed: 5, 'synthesis.sets': 8, 'synthesis.steps': 40, 'student.epochs': 3 }), 'wasm');
   await loadFixtureTeacher(page);
   await expect(page.getByTestId('estimate')).toContainText('≈');
-  const t0 = await page.evaluate(() => performance.now());
+
+  await browser.startTracing(page, { categories: ['toplevel', 'blink.user_timing'] });
+  // The instrument checks itself: a task that computes for 80 ms before the run must show as one.
+  await page.evaluate(() => {
+    performance.mark('perf-probe');
+    const t = performance.now();
+    while (performance.now() - t < 80);
+  });
+  const t0 = await page.evaluate(() => (performance.mark('perf-run-start'), performance.now()));
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.getByTestId('synthesis-progress')).toBeVisible();
   expect(await waitForRunEnd(page)).toContain('Finished');
-  await page.waitForTimeout(800); // the last chart redraw
-  const t1 = await page.evaluate(() => performance.now());
+  await page.waitForTimeout(1500); // the last chart redraws
+  const t1 = await page.evaluate(() => (performance.mark('perf-run-end'), performance.now()));
+  const { tasks, marks } = mainThreadTasks(JSON.parse((await browser.stopTracing()).toString('utf8')));
 
-  const long = await page.evaluate(
+  const within = (a: number, b: number) => tasks.filter((t) => t.start >= a && t.start <= b);
+  const probe = tasks.find((t) => t.start <= marks['perf-probe'] && marks['perf-probe'] <= t.start + t.wallMs * 1000);
+  expect(probe, 'the trace has the probe task').toBeDefined();
+  expect(probe!.cpuMs, `the probe task's CPU time (wall ${probe!.wallMs.toFixed(0)} ms)`).toBeGreaterThan(60);
+
+  const all = within(marks['perf-run-start'], marks['perf-run-end']);
+  const run = all.filter((t) => Number.isFinite(t.cpuMs));
+  expect(all.length, 'main-thread tasks seen during the run').toBeGreaterThan(20);
+  expect(run.length, 'tasks with their CPU time').toBeGreaterThan(0.95 * all.length);
+  const heavy = run.filter((t) => t.cpuMs > TASK_CPU_MS).map(describe);
+  const longest = [...run].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, 3).map(describe);
+  const wall = await page.evaluate(
     ([a, b]) => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks.filter((t) => t.start >= a && t.start <= b),
     [t0, t1],
   );
-  // A task's length measures this page only when the machine is not saturated by other processes; on an overloaded
-  // machine the check is reported, not enforced.
-  const load = loadavg()[0];
-  if (load / cpus().length > 2) {
-    test.info().annotations.push({
-      type: 'long-task check not enforced',
-      description: `load ${load.toFixed(1)} on ${cpus().length} cores; long tasks seen: ${JSON.stringify(long)}`,
-    });
-  } else {
-    expect(long, `long tasks during the run: ${JSON.stringify(long)}`).toEqual([]);
-  }
+  test.info().annotations.push({
+    type: 'main thread during the run',
+    description: `${run.length} tasks; most CPU: ${longest.join(', ')}; wall-clock long tasks: ${JSON.stringify(wall.map((t) => Math.round(t.duration)))}`,
+  });
+  expect(heavy, `tasks over ${TASK_CPU_MS} ms of CPU during the run`).toEqual([]);
 
   // The worker's own requests (its script, the wasm binary) are seen too, so the check covers the worker.
   expect(requests.some((u) => /\.wasm$/.test(u))).toBe(true);
   const outside = requests.filter((u) => !(u.startsWith(`${origin}/`) || u.startsWith('blob:') || u.startsWith('data:')));
   expect(outside).toEqual([]);
 });
+
+function describe(t: TraceTask): string {
+  return `${t.cpuMs.toFixed(0)} ms CPU (${t.wallMs.toFixed(0)} ms wall)`;
+}

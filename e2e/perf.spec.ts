@@ -34,11 +34,12 @@ test('a whole run makes no request outside the origin and no main-thread task th
   await expect(page.getByTestId('estimate')).toContainText('≈');
 
   await browser.startTracing(page, { categories: ['toplevel', 'blink.user_timing'] });
-  // The instrument checks itself: a task that computes for 80 ms before the run must show as one.
+  // The instrument checks itself: a task that computes for 300 ms (wall clock) before the run must show with well
+  // over 50 ms of CPU, even when other processes take most of the cores (two busy loops on 2 cores left it 35% here).
   await page.evaluate(() => {
     performance.mark('perf-probe');
     const t = performance.now();
-    while (performance.now() - t < 80);
+    while (performance.now() - t < 300);
   });
   const t0 = await page.evaluate(() => (performance.mark('perf-run-start'), performance.now()));
   await page.getByRole('button', { name: 'Start' }).click();
@@ -51,7 +52,7 @@ test('a whole run makes no request outside the origin and no main-thread task th
   const within = (a: number, b: number) => tasks.filter((t) => t.start >= a && t.start <= b);
   const probe = tasks.find((t) => t.start <= marks['perf-probe'] && marks['perf-probe'] <= t.start + t.wallMs * 1000);
   expect(probe, 'the trace has the probe task').toBeDefined();
-  expect(probe!.cpuMs, `the probe task's CPU time (wall ${probe!.wallMs.toFixed(0)} ms)`).toBeGreaterThan(60);
+  expect(probe!.cpuMs, `the probe task's CPU time (wall ${probe!.wallMs.toFixed(0)} ms)`).toBeGreaterThan(TASK_CPU_MS + 10);
 
   const all = within(marks['perf-run-start'], marks['perf-run-end']);
   const run = all.filter((t) => Number.isFinite(t.cpuMs));

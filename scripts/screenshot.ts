@@ -60,7 +60,8 @@ async function main(): Promise<void> {
   });
   try {
     await waitForServer(base, 30_000);
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1180 }, deviceScaleFactor: 1 });
+    // Tall enough for the whole page: the charts and sample grids do not redraw while they are off screen.
+    const page = await browser.newPage({ viewport: { width: 1440, height: 2600 }, deviceScaleFactor: 1 });
     await page.addInitScript((b) => localStorage.setItem('cake-studio.backend.v1', b), backend);
     await page.goto(`${base}${hash}`);
     await page.getByText(/Backend: \w+/).waitFor({ timeout: 60_000 });

@@ -101,11 +101,13 @@ export interface SheetText {
   colors: { muted: string; faint: string; ok: string; bad: string };
 }
 
-// A CPU-backed canvas, reused, that holds a sheet's samples side by side at their own resolution.
-let strip: HTMLCanvasElement | null = null;
+// A CPU-backed canvas, reused, that holds a sheet's samples at their own resolution, in rows no wider than
+// ATLAS_WIDTH (a canvas has a maximum side, and a single row of many large inputs would pass it).
+let atlas: HTMLCanvasElement | null = null;
+const ATLAS_WIDTH = 8192;
 
 /**
- * Paint every cell of `layout` into `canvas` (sized here for the device pixel ratio). The samples go into one strip at
+ * Paint every cell of `layout` into `canvas` (sized here for the device pixel ratio). The samples go into one atlas at
  * their own resolution with a single putImageData; each cell is then one scaled drawImage from it. Both canvases are
  * CPU-backed: on a GPU-backed canvas every draw from a CPU source uploads a texture, and on a software GPU dozens of
  * those made one paint a long task.
@@ -126,20 +128,26 @@ export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec:
   // Every row of a sheet comes from one teacher, so one input shape.
   const g = geometry(rows[0].inputShape);
   const n = layout.cells.length;
-  strip ??= document.createElement('canvas');
-  if (strip.width !== g.width * n) strip.width = g.width * n;
-  if (strip.height !== g.height) strip.height = g.height;
-  const sctx = strip.getContext('2d', { willReadFrequently: true });
-  if (!sctx) return;
-  const img = sctx.createImageData(g.width * n, g.height);
+  const cols = Math.max(1, Math.min(n, Math.floor(ATLAS_WIDTH / g.width)));
+  const aw = cols * g.width;
+  const ah = Math.ceil(n / cols) * g.height;
+  // Where sample k of the sheet sits in the atlas.
+  const ax = (k: number) => (k % cols) * g.width;
+  const ay = (k: number) => Math.floor(k / cols) * g.height;
+  atlas ??= document.createElement('canvas');
+  if (atlas.width !== aw) atlas.width = aw;
+  if (atlas.height !== ah) atlas.height = ah;
+  const actx = atlas.getContext('2d', { willReadFrequently: true });
+  if (!actx) return;
+  const img = actx.createImageData(aw, ah);
   const px = new Uint8ClampedArray(g.width * g.height * 4);
   const rowBytes = g.width * 4;
   layout.cells.forEach((cell, k) => {
     const row = rows[cell.row];
     samplePixels(row.x, row.indices[cell.col], g, pre, px);
-    for (let y = 0; y < g.height; y++) img.data.set(px.subarray(y * rowBytes, (y + 1) * rowBytes), (y * g.width * n + k * g.width) * 4);
+    for (let y = 0; y < g.height; y++) img.data.set(px.subarray(y * rowBytes, (y + 1) * rowBytes), ((ay(k) + y) * aw + ax(k)) * 4);
   });
-  sctx.putImageData(img, 0, 0);
+  actx.putImageData(img, 0, 0);
 
   // Fit the image's aspect into the square box (rank-1 inputs that are not squares are one pixel tall).
   const fit = spec.image / Math.max(g.width, g.height);
@@ -151,7 +159,7 @@ export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec:
     const bx = cell.x + spec.pad;
     const by = cell.y + spec.pad;
     ctx.fillRect(bx, by, spec.image, spec.image);
-    ctx.drawImage(strip!, k * g.width, 0, g.width, g.height, bx + (spec.image - iw) / 2, by + (spec.image - ih) / 2, iw, ih);
+    ctx.drawImage(atlas!, ax(k), ay(k), g.width, g.height, bx + (spec.image - iw) / 2, by + (spec.image - ih) / 2, iw, ih);
   });
 
   // Text on top.

@@ -167,6 +167,9 @@ export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec:
   ctx.textBaseline = 'top';
   ctx.font = `10px ${text.font}`;
   if (spec.captions) {
+    // The teacher's line keeps its percentage whole: a long class name is cut instead.
+    const pctWidths = new Map<string, number>();
+    const widthOf = (t: string) => pctWidths.get(t) ?? pctWidths.set(t, ctx.measureText(t).width).get(t)!;
     for (const cell of layout.cells) {
       const row = rows[cell.row];
       const i = row.indices[cell.col];
@@ -177,7 +180,8 @@ export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec:
       ctx.fillStyle = text.colors.muted;
       ctx.fillText(fitText(ctx, `→ ${text.name(target)}`, cell.w - 2), cx, ty);
       ctx.fillStyle = top.cls === target ? text.colors.ok : text.colors.bad;
-      ctx.fillText(fitText(ctx, `${text.name(top.cls)} ${Math.round(top.p * 100)}%`, cell.w - 2), cx, ty + CAPTION_LINE);
+      const pct = ` ${Math.round(top.p * 100)}%`;
+      ctx.fillText(`${fitText(ctx, text.name(top.cls), cell.w - 2 - widthOf(pct))}${pct}`, cx, ty + CAPTION_LINE);
     }
   }
   if (spec.label > 0) {

@@ -1,7 +1,7 @@
 /**
  * Store slices for the panels that draw a run as it goes (the charts, the sample grids): re-rendered in a transition,
  * at most once per interval, and not at all while the panel is off screen or the tab is hidden. A run sends ten
- * updates a second; drawing each one in panels nobody can see was most of the page's main-thread work.
+ * updates a second, and drawing them in panels nobody can see only took main-thread time from the rest of the page.
  */
 import { startTransition, useEffect, useRef, useState, type RefObject } from 'react';
 import { useStudio, type StudioState } from './store';
@@ -42,24 +42,25 @@ const isEmpty = (v: unknown) => v === null || v === undefined || (Array.isArray(
  */
 export function useThrottledSlice<T>(pick: (s: StudioState) => T, intervalMs: number, visible: boolean, phaseMs = 0): T {
   const [value, setValue] = useState(() => pick(useStudio.getState()));
+  // The value last handed to React, kept across re-subscriptions.
+  const shown = useRef(value);
   const visibleRef = useRef(visible);
   const kick = useRef<() => void>(() => {});
   useEffect(() => {
     let last = 0;
     let timer: ReturnType<typeof setTimeout> | null = null;
-    let shown = pick(useStudio.getState());
     const refresh = () => {
       timer = null;
       last = Date.now();
       const next = pick(useStudio.getState());
-      if (next === shown) return;
-      shown = next;
+      if (next === shown.current) return;
+      shown.current = next;
       // A transition lets React split the render into slices between other work.
       startTransition(() => setValue(next));
     };
     const schedule = () => {
-      if (timer || !visibleRef.current || pick(useStudio.getState()) === shown) return;
       const next = pick(useStudio.getState());
+      if (timer || !visibleRef.current || next === shown.current) return;
       const wait = isEmpty(next) ? 0 : Math.max(phaseMs, last + intervalMs - Date.now());
       timer = setTimeout(refresh, wait);
     };

@@ -49,6 +49,7 @@ test('a whole run makes no request outside the origin and no main-thread task th
   const t1 = await page.evaluate(() => (performance.mark('perf-run-end'), performance.now()));
   const { tasks, marks } = mainThreadTasks(JSON.parse((await browser.stopTracing()).toString('utf8')));
 
+  for (const m of ['perf-probe', 'perf-run-start', 'perf-run-end']) expect(marks[m], `the trace has the mark ${m}`).toBeDefined();
   const within = (a: number, b: number) => tasks.filter((t) => t.start >= a && t.start <= b);
   const probe = tasks.find((t) => t.start <= marks['perf-probe'] && marks['perf-probe'] <= t.start + t.wallMs * 1000);
   expect(probe, 'the trace has the probe task').toBeDefined();

@@ -24,7 +24,7 @@ test('a smoke run on wasm: progress, charts, samples, and a downloaded student t
   await expect(live.locator('button.sample')).toHaveCount(shown);
   await expect(live.locator('button.sample').first()).toHaveAttribute('aria-label', /^Set \d+, sample 1: target \w+, teacher says \w+ at \d+ %$/);
   await expect(samples.locator('canvas')).toHaveCount(2);
-  // The live sheet has its pixels: black boxes with the samples in them, and caption text.
+  // The live sheet is painted: its black sample boxes, with the samples in them, cover much of it.
   await expect
     .poll(() =>
       live.locator('canvas').evaluate((c: HTMLCanvasElement) => {

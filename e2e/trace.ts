@@ -9,7 +9,7 @@ export interface TraceTask {
   wallMs: number;
   /**
    * The thread's CPU time in the task: what the page computed, without the time it waited for a core. NaN for the
-   * few tasks Chromium records without it (2 in about 500 here, cut by the trace's start or end).
+   * few tasks Chromium records without it (2 of about 500 here).
    */
   cpuMs: number;
 }

@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useMemo, useRef } from 'react';
 import type { Preprocessing } from '../worker/protocol';
-import { DEFAULT_DRAFT, drawSample, parseDraft } from './draw';
+import { drawSample, parseDraft } from './draw';
 import { formatNum, formatPercent } from './format';
 import { useOnScreen, useThrottledSlice } from './throttled';
 import { layoutSheet, paintSheet, type SheetSpec, type SheetText } from './sheet';
@@ -82,35 +82,28 @@ const SampleSheet = memo(function SampleSheet({
   label: string;
 }) {
   const ref = useRef<HTMLCanvasElement>(null);
-  // The layout depends only on how many samples each row has; keyed by that, it outlives a new set.
-  const lengths = rows.map((r) => r.indices.length).join(',');
-  const layout = useMemo(() => layoutSheet(lengths ? lengths.split(',').map(Number) : [], spec), [lengths, spec]);
+  const layout = useMemo(() => layoutSheet(rows.map((r) => r.indices.length), spec), [rows, spec]);
+  // The teacher's top class of each cell, for the buttons' labels and the painted captions.
+  const tops = useMemo(() => layout.cells.map((c) => topOf(rows[c.row].sample, rows[c.row].indices[c.col])), [layout, rows]);
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
     // Painted in the next animation frame, a task of its own, not inside React's commit; newer rows that arrive
     // first cancel this paint, so a burst of sets costs one paint.
     const frame = requestAnimationFrame(() => {
-      const sheetRows = rows.map(({ sample, indices, label }) => ({
-        x: sample.x,
-        inputShape: sample.inputShape,
-        targets: sample.targets,
-        top: (i: number) => topOf(sample, i),
-        indices,
-        label,
-      }));
-      paintSheet(canvas, layout, spec, sheetRows, pre, { ...sheetTextStyle(), name });
+      const sheetRows = rows.map(({ sample, indices, label }) => ({ x: sample.x, inputShape: sample.inputShape, targets: sample.targets, indices, label }));
+      paintSheet(canvas, layout, spec, sheetRows, tops, pre, { ...sheetTextStyle(), name });
     });
     return () => cancelAnimationFrame(frame);
-  }, [rows, layout, spec, pre, name]);
+  }, [rows, layout, tops, spec, pre, name]);
   return (
     <div className="sheet" role="group" aria-label={label} style={{ width: layout.width, height: layout.height }}>
       <canvas ref={ref} className="sheet-canvas" style={{ width: layout.width, height: layout.height }} aria-hidden="true" />
-      {layout.cells.map((c) => {
+      {layout.cells.map((c, k) => {
         const { sample, indices } = rows[c.row];
         const i = indices[c.col];
         const target = sample.targets[i];
-        const top = topOf(sample, i);
+        const top = tops[k];
         const text = `Set ${sample.set + 1}, sample ${i + 1}: target ${name(target)}, teacher says ${name(top.cls)} at ${formatPercent(top.p, 0)}`;
         return (
           <button
@@ -193,16 +186,8 @@ export function Samples() {
   const onScreen = useOnScreen(ref);
   const live = useThrottledSlice(pickLive, SAMPLES_REDRAW_MS, onScreen);
   const gallery = useThrottledSlice(pickGallery, SAMPLES_REDRAW_MS, onScreen);
-  // While nothing runs: read the stylesheet's colours (it can force a style pass) and paint one throwaway sample, so
-  // the first sheet of a run does not pay for setting up its fonts.
-  useEffect(() => {
-    const style = sheetTextStyle();
-    const frame = requestAnimationFrame(() => {
-      const one = { x: new Float32Array(1), inputShape: [1, 1, 1], targets: new Int32Array(1), top: () => ({ cls: 0, p: 1 }), indices: [0], label: ['G1'] };
-      paintSheet(document.createElement('canvas'), layoutSheet([1], LIVE_SPEC), LIVE_SPEC, [one], parseDraft(DEFAULT_DRAFT).value, { ...style, name: String });
-    });
-    return () => cancelAnimationFrame(frame);
-  }, []);
+  // Read the stylesheet's colours while nothing runs (reading computed style can force a style pass).
+  useEffect(() => void sheetTextStyle(), []);
   return (
     <section ref={ref} className="panel samples" role="region" aria-label="Synthetic samples">
       <h2>Synthetic samples</h2>

@@ -89,8 +89,6 @@ export interface SheetRow {
   x: Float32Array;
   inputShape: readonly number[];
   targets: Int32Array;
-  /** The teacher's top class and its probability for sample i of this row's set. */
-  top: (i: number) => { cls: number; p: number };
   indices: readonly number[];
   label: readonly string[];
 }
@@ -112,7 +110,16 @@ const ATLAS_WIDTH = 8192;
  * CPU-backed: on a GPU-backed canvas every draw from a CPU source uploads a texture, and on a software GPU dozens of
  * those made one paint a long task.
  */
-export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec: SheetSpec, rows: readonly SheetRow[], pre: Preprocessing, text: SheetText): void {
+export function paintSheet(
+  canvas: HTMLCanvasElement,
+  layout: SheetLayout,
+  spec: SheetSpec,
+  rows: readonly SheetRow[],
+  /** The teacher's top class and its probability for each cell of `layout`, in order. */
+  tops: readonly { cls: number; p: number }[],
+  pre: Preprocessing,
+  text: SheetText,
+): void {
   const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
   const pw = Math.max(1, Math.round(layout.width * dpr));
   const ph = Math.max(1, Math.round(layout.height * dpr));
@@ -170,11 +177,10 @@ export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec:
     // The teacher's line keeps its percentage whole: a long class name is cut instead.
     const pctWidths = new Map<string, number>();
     const widthOf = (t: string) => pctWidths.get(t) ?? pctWidths.set(t, ctx.measureText(t).width).get(t)!;
-    for (const cell of layout.cells) {
+    layout.cells.forEach((cell, k) => {
       const row = rows[cell.row];
-      const i = row.indices[cell.col];
-      const target = row.targets[i];
-      const top = row.top(i);
+      const target = row.targets[row.indices[cell.col]];
+      const top = tops[k];
       const cx = cell.x + cell.w / 2;
       const ty = cell.y + spec.pad + spec.image + 2;
       ctx.fillStyle = text.colors.muted;
@@ -182,7 +188,7 @@ export function paintSheet(canvas: HTMLCanvasElement, layout: SheetLayout, spec:
       ctx.fillStyle = top.cls === target ? text.colors.ok : text.colors.bad;
       const pct = ` ${Math.round(top.p * 100)}%`;
       ctx.fillText(`${fitText(ctx, text.name(top.cls), cell.w - 2 - widthOf(pct))}${pct}`, cx, ty + CAPTION_LINE);
-    }
+    });
   }
   if (spec.label > 0) {
     // Label lines centred on the row's image: the first in the text colour of captions, the rest fainter.

@@ -3,6 +3,10 @@ import { defineConfig } from '@playwright/test';
 // Browser tests drive Debian's Chromium (there is no `npx playwright install` here) against the production build
 // served by `vite preview`. `--enable-unsafe-webgpu` gives headless Chromium a SwiftShader WebGPU adapter, so the
 // forced-WebGPU test can run without a GPU.
+// E2E_PORT lets two checkouts of the project run their browser tests at once without testing each other's build.
+const port = Number(process.env.E2E_PORT ?? 4173);
+const origin = `http://127.0.0.1:${port}`;
+
 export default defineConfig({
   testDir: 'e2e',
   timeout: 120_000,
@@ -12,7 +16,7 @@ export default defineConfig({
   retries: process.env.CI ? 1 : 0,
   reporter: process.env.CI ? [['list'], ['html', { open: 'never' }]] : 'list',
   use: {
-    baseURL: 'http://127.0.0.1:4173',
+    baseURL: origin,
     headless: true,
     viewport: { width: 1440, height: 1000 },
     acceptDownloads: true,
@@ -30,8 +34,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite build && npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
-    url: 'http://127.0.0.1:4173',
+    command: `npx vite build && npx vite preview --host 127.0.0.1 --port ${port} --strictPort`,
+    url: origin,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
     stdout: 'ignore',

@@ -122,11 +122,11 @@ const PAGE_SETUP = `async ({ workerUrl, backend, files }) => {
   window.__cakeBench = {
     run: async (req) => {
       const requestId = seq++;
-      const answer = next((e) => (e.type === 'bench' || e.type === 'request-error') && e.requestId === requestId);
+      const answer = next((e) => (e.type === 'reply' || e.type === 'reply-error') && e.requestId === requestId);
       w.postMessage({ type: 'bench', requestId, ...req });
       const e = await answer;
-      if (e.type === 'request-error') throw new Error(e.message);
-      return e.result;
+      if (e.type === 'reply-error') throw new Error(e.message);
+      return e.value;
     },
   };
   const ready = next((e) => e.type === 'ready' || e.type === 'backend-error');
@@ -135,11 +135,11 @@ const PAGE_SETUP = `async ({ workerUrl, backend, files }) => {
   if (r.type === 'backend-error') throw new Error(r.message);
   const wire = files.map((f) => ({ name: f.name, data: Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0)).buffer }));
   const requestId = seq++;
-  const loaded = next((e) => (e.type === 'teacher-loaded' || e.type === 'teacher-error') && e.requestId === requestId);
+  const loaded = next((e) => (e.type === 'reply' || e.type === 'reply-error') && e.requestId === requestId);
   w.postMessage({ type: 'load-teacher', requestId, files: wire }, wire.map((f) => f.data));
   const t = await loaded;
-  if (t.type === 'teacher-error') throw new Error(t.message);
-  return { backend: r.backend, teacher: t.teacher };
+  if (t.type === 'reply-error') throw new Error(t.message);
+  return { backend: r.backend, teacher: t.value };
 }`;
 
 /** Serve the build, open Chromium, start the worker on `backend` and load the teacher's files into it. */

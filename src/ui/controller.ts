@@ -10,7 +10,11 @@ import {
   type RunRecord,
   type BackendChoice,
   type Command,
+  type CommandOf,
   type EvaluationResult,
+  type Replies,
+  type RequestType,
+  type TeacherCard,
   type WireFile,
   type WorkerEvent,
   type RunOptions,
@@ -52,9 +56,8 @@ let teacherFiles: WireFile[] | null = null;
 let teacherSource = '';
 let seq = 0;
 let runSeq = 0;
-const pending = new Map<number, { resolve: (e: WorkerEvent) => void; reject: (e: Error) => void }>();
-let pendingTeacherRequest = 0;
-let pendingEstimateRequest = 0;
+/** Requests waiting for their answer, by request id. */
+const pending = new Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>();
 /** The worker's WebGPU device is gone: replace the worker before the next run. */
 let deviceLost = false;
 /** A run to continue from its checkpoint as soon as the (restarted) worker is ready. */
@@ -64,14 +67,62 @@ function post(cmd: Command, transfer: Transferable[] = []): void {
   worker?.postMessage(cmd, transfer);
 }
 
-function request<T extends WorkerEvent>(build: (id: number) => { cmd: Command; transfer?: Transferable[] }): Promise<T> {
-  const id = ++seq;
-  const { cmd, transfer } = build(id);
-  return new Promise<T>((resolve, reject) => {
-    pending.set(id, { resolve: resolve as (e: WorkerEvent) => void, reject });
-    post(cmd, transfer);
-  });
+/** A request's failure, as the worker said it. `cancelled`: a newer command cancelled it; nothing to report. */
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly cancelled = false,
+  ) {
+    super(message);
+  }
 }
+
+/** The worker was replaced before it answered. */
+class WorkerRestarted extends Error {}
+
+type RequestBody<K extends RequestType> = Omit<CommandOf<K>, 'type' | 'requestId'>;
+
+function send<K extends RequestType>(type: K, body: RequestBody<K>, transfer: Transferable[] = []): { requestId: number; reply: Promise<Replies[K]> } {
+  const requestId = ++seq;
+  const reply = new Promise<Replies[K]>((resolve, reject) => pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject }));
+  post({ ...body, type, requestId } as unknown as Command, transfer);
+  return { requestId, reply };
+}
+
+/** Send a request; resolves with the worker's reply, rejects with its reply-error (or when the worker restarts). */
+function request<K extends RequestType>(type: K, body: RequestBody<K>, transfer?: Transferable[]): Promise<Replies[K]> {
+  return send(type, body, transfer).reply;
+}
+
+/** The answer of a request that a newer one of its kind replaced, or that a worker restart cut off. */
+export const SUPERSEDED = Symbol('superseded');
+
+/**
+ * Requests of one kind of which only the newest counts (a teacher load, an estimate): sending one supersedes the one
+ * before, whose reply then resolves to SUPERSEDED at once and whose answer from the worker is dropped.
+ */
+function latest() {
+  let newest = 0;
+  return {
+    send<K extends RequestType>(type: K, body: RequestBody<K>, transfer?: Transferable[]): Promise<Replies[K] | typeof SUPERSEDED> {
+      const previous = pending.get(newest);
+      pending.delete(newest);
+      previous?.resolve(SUPERSEDED);
+      const sent = send(type, body, transfer);
+      newest = sent.requestId;
+      return sent.reply.catch((e: unknown) => {
+        if (e instanceof WorkerRestarted) return SUPERSEDED;
+        throw e;
+      });
+    },
+    /** Whether progress reported under `requestId` belongs to the newest request. */
+    isLatest(requestId: number): boolean {
+      return requestId === newest;
+    },
+  };
+}
+const teacherRequests = latest();
+const estimateRequests = latest();
 
 function createWorker(): void {
   const w = new Worker(new URL('../worker/cake.worker.ts', import.meta.url), { type: 'module', name: 'cake-worker' });
@@ -90,7 +141,7 @@ function restartWorker(): void {
   deviceLost = false;
   worker?.terminate();
   worker = null;
-  for (const [, p] of pending) p.reject(new Error('the worker restarted'));
+  for (const [, p] of pending) p.reject(new WorkerRestarted('the worker restarted'));
   pending.clear();
   createWorker();
   if (teacherFiles) sendTeacher(teacherFiles, teacherSource, true);
@@ -181,24 +232,7 @@ function onEvent(e: WorkerEvent): void {
       break;
     }
     case 'teacher-loading':
-      if (e.requestId === pendingTeacherRequest) teacherLoading(e.phase, e.fraction);
-      break;
-    case 'teacher-loaded':
-      if (e.requestId !== pendingTeacherRequest) break;
-      clearAlerts('teacher');
-      teacherLoaded(e.teacher);
-      requestEstimate();
-      break;
-    case 'teacher-error':
-      if (e.requestId !== pendingTeacherRequest) break;
-      teacherFailed();
-      raise('teacher', e.message);
-      break;
-    case 'estimate':
-      if (e.requestId === pendingEstimateRequest) store.setState({ estimate: { status: 'ready', probe: e.probe } });
-      break;
-    case 'estimate-error':
-      if (e.requestId === pendingEstimateRequest) store.setState({ estimate: { status: 'error', message: e.message } });
+      if (teacherRequests.isLatest(e.requestId)) teacherLoading(e.phase, e.fraction);
       break;
     case 'run-started':
       setRunStatus(e.runId, 'running');
@@ -226,15 +260,13 @@ function onEvent(e: WorkerEvent): void {
       setRunStatus(e.runId, 'error', e.message);
       raise('run', `The run failed: ${e.message}`);
       break;
-    case 'student-zip':
-    case 'prediction':
-    case 'evaluation':
-    case 'request-error': {
+    case 'reply':
+    case 'reply-error': {
       const p = pending.get(e.requestId);
       if (!p) break;
       pending.delete(e.requestId);
-      if (e.type === 'request-error') p.reject(new Error(e.message));
-      else p.resolve(e);
+      if (e.type === 'reply') p.resolve(e.value);
+      else p.reject(new RequestError(e.message, e.cancelled));
       break;
     }
   }
@@ -245,12 +277,24 @@ function onEvent(e: WorkerEvent): void {
 function sendTeacher(files: WireFile[], source: string, silent = false): void {
   teacherFiles = files;
   teacherSource = source;
-  const id = ++seq;
-  pendingTeacherRequest = id;
   if (!silent) teacherLoading('Handing the files to the worker', 0.3, source);
   // Send copies, so the page keeps its own for a worker restart.
   const copies = files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
-  post({ type: 'load-teacher', requestId: id, files: copies }, copies.map((f) => f.data));
+  void teacherAnswered(teacherRequests.send('load-teacher', { files: copies }, copies.map((f) => f.data)));
+}
+
+/** The newest teacher load (dropped files, or a checkpoint's teacher) answered. */
+async function teacherAnswered(reply: Promise<TeacherCard | typeof SUPERSEDED>): Promise<void> {
+  try {
+    const card = await reply;
+    if (card === SUPERSEDED) return;
+    clearAlerts('teacher');
+    teacherLoaded(card);
+    requestEstimate();
+  } catch (e) {
+    teacherFailed();
+    raise('teacher', (e as Error).message);
+  }
 }
 
 /** "model.json + 2 files", "teacher.zip", "my-model/ (3 files)". */
@@ -345,10 +389,15 @@ export function requestEstimate(delayMs = 400): void {
     if (s.estimate.probe?.key === key && s.estimate.probe.backend === s.backend?.name) return;
     if (s.estimate.status === 'measuring' && measuringKey === key) return;
     measuringKey = key;
-    const id = ++seq;
-    pendingEstimateRequest = id;
     useStudio.setState({ estimate: { status: 'measuring', probe: s.estimate.probe } });
-    post({ type: 'estimate', requestId: id, config: resolved.config });
+    estimateRequests.send('estimate', { config: resolved.config }).then(
+      (probe) => {
+        if (probe !== SUPERSEDED) useStudio.setState({ estimate: { status: 'ready', probe } });
+      },
+      (e: RequestError) => {
+        if (!e.cancelled) useStudio.setState({ estimate: { status: 'error', message: e.message } });
+      },
+    );
   }, delayMs);
 }
 let measuringKey = '';
@@ -466,11 +515,9 @@ export async function resumeFromCheckpoint(id: string): Promise<void> {
   const runId = ++runSeq;
   resetRun(runId);
   clearAlerts('worker');
-  const teacherRequestId = ++seq;
-  pendingTeacherRequest = teacherRequestId;
   teacherFiles = null;
   teacherLoading("Loading the checkpoint's teacher", 0.2, record?.teacher.source ?? 'checkpoint');
-  post({ type: 'resume-checkpoint', runId, id, teacherRequestId, options: runOptions() });
+  void teacherAnswered(teacherRequests.send('resume-checkpoint', { runId, id, options: runOptions() }));
 }
 
 export function deleteRun(id: string): void {
@@ -480,7 +527,7 @@ export function deleteRun(id: string): void {
 
 export async function downloadRun(record: RunRecord): Promise<void> {
   try {
-    const ev = await request<WorkerEvent & { type: 'student-zip' }>((id) => ({ cmd: { type: 'download-run', requestId: id, id: record.id } }));
+    const ev = await request('download-run', { id: record.id });
     saveBlob(ev.data, ev.filename, 'application/zip');
   } catch (e) {
     raise('download', `The student could not be packed: ${(e as Error).message}`);
@@ -521,9 +568,7 @@ export async function downloadStudent(includePool = false): Promise<void> {
   const resolved = resolveSettings(s.settings, traitsOf(s));
   const settings = { ...settingsFile(s.settings, s.result?.report.config ?? resolved.config) };
   try {
-    const ev = await request<WorkerEvent & { type: 'student-zip' }>((id) => ({
-      cmd: { type: 'export-student', requestId: id, settings, includePool },
-    }));
+    const ev = await request('export-student', { settings, includePool });
     saveBlob(ev.data, ev.filename, 'application/zip');
   } catch (e) {
     raise('download', `The student could not be packed: ${(e as Error).message}`);
@@ -540,10 +585,7 @@ export function exportSettings(): void {
 
 export async function predict(model: 'student' | 'teacher', data: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }> {
   const buf = data.slice().buffer as ArrayBuffer;
-  const ev = await request<WorkerEvent & { type: 'prediction' }>((id) => ({
-    cmd: { type: 'predict', requestId: id, model, data: buf, shape },
-    transfer: [buf],
-  }));
+  const ev = await request('predict', { model, data: buf, shape }, [buf]);
   return { data: new Float32Array(ev.data), shape: ev.shape };
 }
 
@@ -551,11 +593,7 @@ export async function predict(model: 'student' | 'teacher', data: Float32Array, 
  * when one exists, the student. The data goes to src/worker/evaluate.ts only, never to a run. */
 export async function evaluateLabelled(files: WireFile[]): Promise<EvaluationResult> {
   const copies = files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
-  const ev = await request<WorkerEvent & { type: 'evaluation' }>((id) => ({
-    cmd: { type: 'evaluate', requestId: id, files: copies },
-    transfer: copies.map((f) => f.data),
-  }));
-  return ev.result;
+  return request('evaluate', { files: copies }, copies.map((f) => f.data));
 }
 
 export function crashWorker(reason?: string): void {

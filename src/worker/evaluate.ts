@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { evaluateAccuracy } from '../models/evaluate';
 import { readIdx, type IdxArray } from '../io/idx';
 import type { LoadedTeacher } from '../io/teacher-load';
-import type { Command, EvaluationResult, LabelledAccuracy, WireFile, WorkerEvent } from './protocol';
+import type { Command, EvaluationResult, LabelledAccuracy, WireFile } from './protocol';
 
 export class EvaluationError extends Error {
   constructor(message: string) {
@@ -268,33 +268,26 @@ export async function prepareLabelled(
   return { x, labels: data.labels, source: data.source, imageSize: [data.height, data.width], pad };
 }
 
-/** The worker's `evaluate` command: answers `evaluation`, or `request-error` with a specific message. */
+/** The worker's `evaluate` command: the accuracies, or an error with a specific message. */
 export async function evaluateCommand(
   cmd: Command & { type: 'evaluate' },
-  post: (e: WorkerEvent) => void,
   teacher: LoadedTeacher | null,
   student: tf.LayersModel | null,
-): Promise<void> {
-  const { requestId } = cmd;
-  try {
-    if (!teacher) throw new EvaluationError('load a teacher before evaluating on labelled data');
-    const info = teacher.info;
-    const prepared = await prepareLabelled(cmd.files, info);
-    const shape = info.inputShape;
-    const teacherAcc = await accuracyAsync(teacher.model, prepared.x, shape, prepared.labels, info.numClasses);
-    const studentAcc = student ? await accuracyAsync(student, prepared.x, shape, prepared.labels, info.numClasses) : undefined;
-    const classNames = Array.from({ length: info.numClasses }, (_, i) => info.classNames?.[i] ?? String(i));
-    const result: EvaluationResult = {
-      source: prepared.source,
-      count: prepared.labels.length,
-      imageSize: prepared.imageSize,
-      pad: prepared.pad,
-      classNames,
-      teacher: teacherAcc,
-      student: studentAcc,
-    };
-    post({ type: 'evaluation', requestId, result });
-  } catch (e) {
-    post({ type: 'request-error', requestId, message: e instanceof Error ? e.message : String(e) });
-  }
+): Promise<EvaluationResult> {
+  if (!teacher) throw new EvaluationError('load a teacher before evaluating on labelled data');
+  const info = teacher.info;
+  const prepared = await prepareLabelled(cmd.files, info);
+  const shape = info.inputShape;
+  const teacherAcc = await accuracyAsync(teacher.model, prepared.x, shape, prepared.labels, info.numClasses);
+  const studentAcc = student ? await accuracyAsync(student, prepared.x, shape, prepared.labels, info.numClasses) : undefined;
+  const classNames = Array.from({ length: info.numClasses }, (_, i) => info.classNames?.[i] ?? String(i));
+  return {
+    source: prepared.source,
+    count: prepared.labels.length,
+    imageSize: prepared.imageSize,
+    pad: prepared.pad,
+    classNames,
+    teacher: teacherAcc,
+    student: studentAcc,
+  };
 }

@@ -246,8 +246,8 @@ export type Command =
       /** The settings file, kept with a finished run for re-download. */
       settings?: unknown;
     }
-  /** Continue a run from its checkpoint: reload its teacher (answering teacherRequestId), then run to the end. */
-  | { type: 'resume-checkpoint'; runId: number; id: string; teacherRequestId: number; options: RunOptions }
+  /** Continue a run from its checkpoint: reload its teacher (the reply is its card), then run to the end as `runId`. */
+  | { type: 'resume-checkpoint'; requestId: number; runId: number; id: string; options: RunOptions }
   | { type: 'list-runs' }
   | { type: 'delete-run'; id: string }
   | { type: 'download-run'; requestId: number; id: string }
@@ -262,7 +262,7 @@ export type Command =
   | { type: 'predict'; requestId: number; model: 'student' | 'teacher'; data: ArrayBuffer; shape: number[] }
   /** Diagnostics: throw an uncaught error in the worker (used to test crash recovery). */
   | { type: 'crash'; reason?: string }
-  /** Diagnostics: time synthesis and student steps on the loaded teacher (src/cake/bench.ts); answers `bench`. */
+  /** Diagnostics: time synthesis and student steps on the loaded teacher (src/cake/bench.ts). */
   | {
       type: 'bench';
       requestId: number;
@@ -280,16 +280,11 @@ export type Command =
 
 export type WorkerEvent =
   | { type: 'ready'; backend: BackendInfo; studentArchs: StudentArchInfo[] }
-  /** The answer to `evaluate` (errors come as request-error). */
-  | { type: 'evaluation'; requestId: number; result: EvaluationResult }
   | { type: 'backend-error'; message: string }
   /** The WebGPU device is gone; the worker cannot compute any more and should be replaced. */
   | { type: 'device-lost'; message: string }
+  /** Progress of the teacher load that request `requestId` (load-teacher or resume-checkpoint) asked for. */
   | { type: 'teacher-loading'; requestId: number; phase: string; fraction: number }
-  | { type: 'teacher-loaded'; requestId: number; teacher: TeacherCard }
-  | { type: 'teacher-error'; requestId: number; message: string }
-  | { type: 'estimate'; requestId: number; probe: ProbeTiming }
-  | { type: 'estimate-error'; requestId: number; message: string }
   | {
       type: 'run-started';
       runId: number;
@@ -319,11 +314,52 @@ export type WorkerEvent =
   | { type: 'run-done'; runId: number; report: RunReport; summary: ResultSummary }
   | { type: 'run-stopped'; runId: number }
   | { type: 'run-error'; runId: number; message: string }
-  | { type: 'student-zip'; requestId: number; data: ArrayBuffer; filename: string }
-  | { type: 'prediction'; requestId: number; data: ArrayBuffer; shape: number[] }
-  | { type: 'request-error'; requestId: number; message: string }
-  /** The answer to `bench`: median ms per step on the worker's backend (errors come as request-error). */
-  | { type: 'bench'; requestId: number; result: BenchResult };
+  /** The one answer to a request (a command with a requestId): `value` is `Replies[that command's type]`. */
+  | { type: 'reply'; requestId: number; value: Replies[RequestType] }
+  /**
+   * The request failed; `message` says why, for the user. `cancelled`: a newer command cancelled it (an estimate's
+   * probe gives way to the next teacher, estimate or run), so there is nothing to report.
+   */
+  | { type: 'reply-error'; requestId: number; message: string; cancelled?: boolean };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests: commands the worker answers with exactly one `reply` or `reply-error`
+
+/** A student's zip, ready to save. */
+export interface StudentZip {
+  data: ArrayBuffer;
+  filename: string;
+}
+
+/** Model outputs for a batch of inputs (diagnostics and tests). */
+export interface Prediction {
+  /** Float32, [batch, ...]. */
+  data: ArrayBuffer;
+  shape: number[];
+}
+
+/** What each request's reply carries. */
+export interface Replies {
+  'load-teacher': TeacherCard;
+  /** The checkpoint's teacher, once reloaded; the run then goes on as run events. */
+  'resume-checkpoint': TeacherCard;
+  estimate: ProbeTiming;
+  evaluate: EvaluationResult;
+  'export-student': StudentZip;
+  'download-run': StudentZip;
+  predict: Prediction;
+  bench: BenchResult;
+}
+
+export type RequestType = keyof Replies;
+export type CommandOf<K extends Command['type']> = Extract<Command, { type: K }>;
+export type Request = CommandOf<RequestType>;
+
+// Every command that carries a requestId has its reply type above, and only those (a mismatch fails to compile).
+type CommandsWithRequestId = Extract<Command, { requestId: number }>['type'];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type MustHold<T extends true> = T;
+export type RequestsHaveReplies = MustHold<Same<CommandsWithRequestId, RequestType>>;
 
 /**
  * Bytes `encodePool` (src/cake/pool.ts) writes for a pool of `sets` chunks: a 24-byte header, then per chunk 16 bytes

@@ -1,8 +1,8 @@
 import { useId, useRef, type ChangeEvent } from 'react';
-import { loadDemoTeacher, loadTeacherFiles } from './controller';
-import { parseDraft, type PreprocessingDraft } from './draw';
+import { loadDemoTeacher, loadTeacherFiles } from './actions';
+import { parseDraft } from './draw';
 import { formatBytes, formatInt, formatPercent, formatShape } from './format';
-import { isRunActive, useStudio } from './store';
+import { isRunActive, preprocessingEdited, useStudio } from './store';
 
 function filesFromInput(e: ChangeEvent<HTMLInputElement>) {
   const list = Array.from(e.target.files ?? []);
@@ -165,8 +165,6 @@ function PreprocessingEditor({ channels }: { channels: number }) {
   const draft = useStudio((s) => s.preprocessing);
   const parsed = parseDraft(draft);
   const id = useId();
-  const update = (patch: Partial<PreprocessingDraft>) =>
-    useStudio.setState((s) => ({ preprocessing: { ...s.preprocessing, ...patch, source: 'user' } }));
   const sourceText =
     draft.source === 'metadata' ? 'from the metadata' : draft.source === 'user' ? 'entered by you' : 'assumed: pixel / 255';
 
@@ -187,7 +185,7 @@ function PreprocessingEditor({ channels }: { channels: number }) {
               value={draft[k]}
               aria-invalid={Boolean(parsed.errors[k])}
               aria-describedby={parsed.errors[k] ? `${id}-${k}-err` : undefined}
-              onChange={(e) => update({ [k]: e.target.value })}
+              onChange={(e) => preprocessingEdited({ [k]: e.target.value })}
             />
             {parsed.errors[k] && (
               <p id={`${id}-${k}-err`} className="field-error">
@@ -202,7 +200,7 @@ function PreprocessingEditor({ channels }: { channels: number }) {
             id={`${id}-order`}
             value={draft.channelOrder}
             disabled={channels < 3}
-            onChange={(e) => update({ channelOrder: e.target.value as 'rgb' | 'bgr' })}
+            onChange={(e) => preprocessingEdited({ channelOrder: e.target.value as 'rgb' | 'bgr' })}
           >
             <option value="rgb">RGB</option>
             <option value="bgr">BGR</option>

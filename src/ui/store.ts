@@ -1,6 +1,7 @@
 /**
- * The studio's one store. Plain data and small, explicit update functions; everything that talks to the worker
- * lives in controller.ts.
+ * The studio's one store. Plain data, and named updaters that are the only writes to it (components and the page's
+ * modules call them; none sets state directly). Everything that talks to the worker lives in worker-client.ts and
+ * actions.ts.
  */
 import { create } from 'zustand';
 import type {
@@ -23,7 +24,7 @@ import type {
 } from '../worker/protocol';
 import { DEFAULT_DRAFT, draftFrom, type PreprocessingDraft } from './draw';
 import { emptyHistory, pushPoint, type History } from './history';
-import { DEFAULT_SETTINGS, DEFAULT_TRAITS, type Settings } from './settings';
+import { DEFAULT_SETTINGS, DEFAULT_TRAITS, settingsToHash, storeSettings, type Settings } from './settings';
 
 /** A set as the page keeps it: the wire set with its buffers viewed as typed arrays. */
 export type SampleSet = Omit<WireSet, 'x' | 'targets' | 'probs' | 'losses'> & {
@@ -158,6 +159,61 @@ export function isRunActive(status: RunStatus): boolean {
   return status === 'starting' || status === 'running' || status === 'paused' || status === 'stopping';
 }
 
+// --- worker ---
+
+export function workerStarting(): void {
+  set({ workerStatus: 'starting', backend: null });
+}
+
+export function workerReady(backend: BackendInfo, studentArchs: StudentArchInfo[]): void {
+  set({ workerStatus: 'ready', backend, studentArchs });
+}
+
+export function workerFailed(): void {
+  set({ workerStatus: 'failed' });
+}
+
+/** The backend the next worker starts on; the estimate measured on another one no longer holds. */
+export function backendChosen(backendChoice: BackendChoice): void {
+  set({ backendChoice, estimate: { status: 'idle' } });
+}
+
+// --- settings and estimate ---
+
+/** The one place settings change: kept in the store, in localStorage and in the URL hash (for Copy link). */
+export function settingsChanged(settings: Settings): void {
+  set({ settings });
+  storeSettings(settings);
+  const hash = settingsToHash(settings);
+  if (window.location.hash !== hash) window.history.replaceState(null, '', hash);
+}
+
+export function estimateMeasuring(): void {
+  set((s) => ({ estimate: { status: 'measuring', probe: s.estimate.probe } }));
+}
+
+export function estimateReady(probe: ProbeTiming): void {
+  set({ estimate: { status: 'ready', probe } });
+}
+
+export function estimateFailed(message: string): void {
+  set({ estimate: { status: 'error', message } });
+}
+
+export function storageChecked(storage: StorageState): void {
+  set({ storage });
+}
+
+// --- run history ---
+
+export function runsListed(runs: RunRecord[]): void {
+  set({ runs });
+}
+
+export function runDeleted(id: string): void {
+  set((s) => ({ runs: s.runs.filter((r) => r.id !== id) }));
+}
+
 // --- alerts ---
 
 let alertSeq = 0;
@@ -194,6 +250,11 @@ export function teacherLoaded(card: TeacherCard): void {
 export function teacherFailed(): void {
   // The previous teacher (if any) is still loaded in the worker: keep showing it.
   set((s) => ({ teacher: s.teacher.card ? { status: 'ready', card: s.teacher.card, source: s.teacher.source } : { status: 'none' } }));
+}
+
+/** The user edited the preprocessing used to draw samples. */
+export function preprocessingEdited(patch: Partial<PreprocessingDraft>): void {
+  set((s) => ({ preprocessing: { ...s.preprocessing, ...patch, source: 'user' } }));
 }
 
 // --- run ---
@@ -308,6 +369,32 @@ export function setRunStatus(runId: number, status: RunStatus, message?: string)
   set({ run: { ...s.run, status, message } });
 }
 
+/**
+ * The worker started run `runId`: how many workers make its sets, and, when it checkpoints, its history id (and
+ * where it resumed from). Checkpoints count as on unless storage was found short for a new run.
+ */
+export function runStarted(
+  runId: number,
+  started: { synthesisWorkers: number; checkpointId?: string; resumedFrom?: { setsDone: number; epochsDone: number } },
+): void {
+  const s = get();
+  if (s.run.runId !== runId) return;
+  const { synthesisWorkers, checkpointId, resumedFrom } = started;
+  set({ run: { ...s.run, status: 'running', message: undefined, synthesisWorkers, ...(checkpointId ? { resumedFrom } : {}) } });
+  if (checkpointId)
+    setCheckpoint(runId, {
+      id: checkpointId,
+      active: s.storage?.warning === undefined || Boolean(resumedFrom),
+      setsDone: resumedFrom?.setsDone ?? 0,
+      epochsDone: resumedFrom?.epochsDone ?? 0,
+    });
+}
+
+/** The worker paused or resumed the run; a Stop asked for meanwhile stays shown. */
+export function runStateReported(runId: number, state: 'running' | 'paused'): void {
+  if (get().run.status !== 'stopping') setRunStatus(runId, state);
+}
+
 export function runFinished(runId: number, report: RunReport, summary: ResultSummary): void {
   const s = get();
   if (s.run.runId !== runId) return;
@@ -320,6 +407,12 @@ export function setCheckpoint(runId: number, checkpoint: Partial<CheckpointState
   const prev = s.run.checkpoint;
   const base: CheckpointState = prev && prev.id === checkpoint.id ? prev : { id: checkpoint.id, active: true, setsDone: 0, sets: 0, epochsDone: 0, epochs: 0 };
   set({ run: { ...s.run, checkpoint: { ...base, ...checkpoint } } });
+}
+
+/** Checkpoints stopped for run `runId` (a write failed); the run goes on. */
+export function checkpointsStopped(runId: number, message: string): void {
+  const id = get().run.checkpoint?.id;
+  if (id) setCheckpoint(runId, { id, active: false, message });
 }
 
 export function addMemorySample(runId: number, sample: MemorySample & { stage: 'synthesis' | 'student'; at: number }): void {

@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './ui/App';
-import { boot } from './ui/controller';
+import { boot } from './ui/actions';
 import './ui/styles.css';
 
 boot();

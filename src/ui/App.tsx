@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Charts } from './Charts';
 import { EvaluationPanel } from './EvaluationPanel';
-import { loadTeacherFiles } from './controller';
+import { loadTeacherFiles } from './actions';
 import { HistoryPanel } from './HistoryPanel';
 import { Header } from './Header';
 import { ResultPanel } from './ResultPanel';

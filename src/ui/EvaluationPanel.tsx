@@ -7,7 +7,7 @@ import { useEffect, useState, type ChangeEvent, type DragEvent } from 'react';
 import { create } from 'zustand';
 import type { EvaluationResult, LabelledAccuracy, WireFile } from '../worker/protocol';
 import { droppedFiles } from './App';
-import { evaluateLabelled } from './controller';
+import { evaluateLabelled } from './actions';
 import { formatInt, formatPercent } from './format';
 import { useStudio } from './store';
 

@@ -1,5 +1,5 @@
 import { BACKEND_CHOICES, type BackendChoice } from '../worker/protocol';
-import { chooseBackend } from './controller';
+import { chooseBackend } from './actions';
 import { isRunActive, useStudio } from './store';
 
 const CHOICE_LABELS: Record<BackendChoice, string> = {

@@ -1,4 +1,4 @@
-import { deleteRun, downloadRun, resumeFromCheckpoint } from './controller';
+import { deleteRun, downloadRun, resumeFromCheckpoint } from './actions';
 import { formatBytes, formatDateTime, formatDuration, formatInt, formatPercent } from './format';
 import { isRunActive, useStudio } from './store';
 import { resumable, type RunRecord } from '../worker/protocol';

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { downloadStudent } from './controller';
+import { downloadStudent } from './actions';
 import { formatBytes, formatDuration, formatInt, formatPercent } from './format';
 import { useStudio } from './store';
 

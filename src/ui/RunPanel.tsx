@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { pauseRun, resumeRun, startRun, stopRun } from './controller';
+import { pauseRun, resumeRun, startRun, stopRun } from './actions';
 import { formatBytes, formatDuration, formatInt, formatNum, formatPercent } from './format';
 import { resolveSettings } from './settings';
 import { isRunActive, traitsOf, useStudio, type CheckpointState } from './store';

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { PRESET_NAMES, type PresetName } from '../worker/protocol';
-import { estimatedSeconds, exportSettings, updateSettings } from './controller';
+import { estimatedSeconds, exportSettings, updateSettings } from './actions';
 import { formatDuration, formatNum } from './format';
 import {
   configValue,

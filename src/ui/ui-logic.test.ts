@@ -197,7 +197,7 @@ describe('follow-ups', () => {
 
 describe('checkpoints and recovery (page logic)', () => {
   it('crash messages say whether the run can resume, and suggest a smaller batch for memory', async () => {
-    const { crashMessage, looksLikeMemory } = await import('./controller');
+    const { crashMessage, looksLikeMemory } = await import('./worker-client');
     expect(looksLikeMemory('RangeError: Array buffer allocation failed')).toBe(true);
     expect(looksLikeMemory('Out of memory')).toBe(true);
     expect(looksLikeMemory('deliberate worker crash')).toBe(false);
@@ -209,7 +209,7 @@ describe('checkpoints and recovery (page logic)', () => {
   });
 
   it('a checkpoint needs the pool (sets×batch×(inputSize+classes)×4) plus room for teacher and student', async () => {
-    const { checkpointBytes } = await import('./controller');
+    const { checkpointBytes } = await import('./actions');
     const config = presetConfig('smoke', { inputShape: [16, 16, 1], numClasses: 10 }, 0);
     const pool = config.synthesis.sets * config.synthesis.batchSize * (256 + 10) * 4;
     const bytes = checkpointBytes(config, [16, 16, 1], 10, 1000);

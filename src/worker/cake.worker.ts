@@ -144,7 +144,7 @@ const HANDLERS: { [K in Command['type']]: Handler<K> } = {
   'list-runs': { queue: 'serial', cancelsProbe: false, run: () => postRuns(session.post) },
   'delete-run': { queue: 'serial', cancelsProbe: false, run: deleteFromHistory },
   bench: { queue: 'serial', cancelsProbe: true, run: (cmd) => benchCommand(session, cmd) },
-  'fail-checkpoints': { queue: 'now', cancelsProbe: false, run: (cmd) => void (session.failCheckpointsFrom = cmd.fromSet) },
+  'fail-checkpoints': { queue: 'now', cancelsProbe: false, run: (cmd) => session.failCheckpoints(cmd.fromSet) },
   'lose-device': { queue: 'now', cancelsProbe: false, run: loseDevice },
   crash: { queue: 'now', cancelsProbe: false, run: crash },
 };

@@ -36,16 +36,36 @@ export interface ActiveRun {
   recordId: string;
 }
 
+/** The worker's state. Read it through the getters; change it only through the named transitions below. */
 export class Session {
-  teacher: SessionTeacher | null = null;
-  result: RunResult | null = null;
-  run: ActiveRun | null = null;
-  probe: { control: RunControl; done: Promise<unknown> } | null = null;
-  /** Tests: the first set whose checkpoint fails as a full quota would (`fail-checkpoints`); none when undefined. */
-  failCheckpointsFrom: number | undefined;
+  private current: {
+    teacher: SessionTeacher | null;
+    result: RunResult | null;
+    run: ActiveRun | null;
+    probe: { control: RunControl; done: Promise<unknown> } | null;
+    failCheckpointsFrom: number | undefined;
+  } = { teacher: null, result: null, run: null, probe: null, failCheckpointsFrom: undefined };
   private backendReady: Promise<BackendInfo> | null = null;
 
   constructor(readonly post: Post) {}
+
+  get teacher(): SessionTeacher | null {
+    return this.current.teacher;
+  }
+
+  /** The last finished run's student, for downloads, predictions and evaluation. */
+  get result(): RunResult | null {
+    return this.current.result;
+  }
+
+  get run(): ActiveRun | null {
+    return this.current.run;
+  }
+
+  /** Tests: the first set whose checkpoint fails as a full quota would (`fail-checkpoints`); none when undefined. */
+  get failCheckpointsFrom(): number | undefined {
+    return this.current.failCheckpointsFrom;
+  }
 
   /** Start the backend the page asked for (`init`). */
   startBackend(choice: BackendChoice): Promise<BackendInfo> {
@@ -61,41 +81,47 @@ export class Session {
 
   /** A new teacher replaces the old one, whose tensors are freed. */
   teacherLoaded(teacher: SessionTeacher): void {
-    this.teacher?.loaded.dispose();
-    this.teacher = teacher;
+    this.current.teacher?.loaded.dispose();
+    this.current.teacher = teacher;
   }
 
+  /** A run began; the last result's pool is released (two pools need not live at once). */
   runStarted(run: ActiveRun): void {
-    this.run = run;
-    if (this.result) this.result.pool = null;
+    this.current.run = run;
+    if (this.current.result) this.current.result.pool = null;
   }
 
   runEnded(): void {
-    this.run = null;
+    this.current.run = null;
   }
 
   /** A finished run's student replaces the previous one, whose tensors are freed. */
   resultReady(result: RunResult): void {
-    this.result?.student.dispose();
-    this.result = result;
+    this.current.result?.student.dispose();
+    this.current.result = result;
   }
 
   probeStarted(control: RunControl, done: Promise<unknown>): void {
-    this.probe = { control, done };
+    this.current.probe = { control, done };
   }
 
   /** The probe under `control` ended (unless a newer one replaced it meanwhile). */
   probeEnded(control: RunControl): void {
-    if (this.probe?.control === control) this.probe = null;
+    if (this.current.probe?.control === control) this.current.probe = null;
   }
 
   /** Stop the estimate's probe, if one is running, and wait until it has let go of the backend. */
   async cancelProbe(): Promise<void> {
-    const probe = this.probe;
+    const probe = this.current.probe;
     if (!probe) return;
     probe.control.cancel();
     await probe.done.catch(() => undefined);
     this.probeEnded(probe.control);
+  }
+
+  /** Tests: make checkpoints of sets from `set` on fail (for runs started after this). */
+  failCheckpoints(set: number): void {
+    this.current.failCheckpointsFrom = set;
   }
 }
 

@@ -149,11 +149,15 @@ const HANDLERS: { [K in Command['type']]: Handler<K> } = {
   crash: { queue: 'now', cancelsProbe: false, run: crash },
 };
 
+function logFailure(e: unknown): void {
+  console.error('cake worker:', e);
+}
+
 /** Runs jobs one after another; a failed job is logged and the next one still runs. */
 function serialQueue(): (job: () => Promise<void>) => void {
   let tail: Promise<unknown> = Promise.resolve();
   return (job) => {
-    tail = tail.then(job, job).catch((e: unknown) => console.error('cake worker:', e));
+    tail = tail.then(job, job).catch(logFailure);
   };
 }
 const enqueue = serialQueue();
@@ -176,12 +180,10 @@ async function handle(cmd: Command): Promise<void> {
   }
 }
 
-function logFailure(e: unknown): void {
-  console.error('cake worker:', e);
-}
-
 scope.onmessage = (ev: MessageEvent<Command>) => {
   const cmd = ev.data;
+  // Only the page sends commands, typed; anything else is a bug on its side, logged rather than crashing the worker.
+  if (!Object.hasOwn(HANDLERS, cmd?.type)) return logFailure(new Error(`unknown command ${JSON.stringify(cmd?.type)}`));
   const { queue, cancelsProbe } = HANDLERS[cmd.type];
   if (cancelsProbe) void session.cancelProbe();
   if (queue === 'now') void handle(cmd).catch(logFailure);

@@ -7,8 +7,7 @@ import { required } from '../src/cli/args';
 import { useBackend } from '../src/cli/backend';
 import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
-import { applySettings, presetConfig, type CakeConfig, type TeacherTraits } from '../src/cake';
-import type { SyntheticPool } from '../src/cake/pool';
+import type { TeacherTraits } from '../src/cake';
 import { inspectTeacher } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
@@ -36,18 +35,3 @@ export async function benchTeacherAndTest(args: Args) {
   return { dataset, backend, teacherFiles, loaded, info, traits, score };
 }
 
-/**
- * `quick`'s config (LeNet-5-half student, `--set` overrides applied) for training on a complete pool as it is: the
- * sets' count and η schedule are read from the pool (a log-linear schedule, which the engine checks the stored η
- * against; `pool:mix` writes its mixes that way).
- */
-export function quickConfigForPool(pool: SyntheticPool, traits: TeacherTraits, epochs: number, overrides: readonly string[]): CakeConfig {
-  const M = pool.chunks.length;
-  const eta0 = pool.chunks[0].eta;
-  const decades = M > 1 ? (-Math.log10(pool.chunks[M - 1].eta / eta0) * M) / (M - 1) : 0;
-  const quick = presetConfig('quick', traits, 0);
-  return applySettings(
-    { ...quick, synthesis: { ...quick.synthesis, sets: M, eta0, decades }, student: { ...quick.student, arch: 'lenet5-half', epochs } },
-    overrides,
-  );
-}

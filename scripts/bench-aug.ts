@@ -39,7 +39,6 @@ const rows: [string, Partial<AugmentOptions>][] = [
   ['contrast', { contrast: 1 }],
   ['background', { background: 1 }],
   ['erase', { erase: 1 }],
-  ['strokes', { strokes: 1 }],
   ['quick preset', studentAugmentOptions(quick.student, range)],
 ];
 const layout = teacher.layout ?? inferLayout(teacher.inputShape);

@@ -17,8 +17,6 @@ import type { Rng } from './rng';
  *   turns a smooth synthetic texture into bright or dark shapes on a saturated background.
  * - background: keep a random ellipse near the centre and set the rest to the low end of the input range, an
  *   object on a dark background as in digit and garment images (a prior about such data, off unless asked for).
- * - strokes: keep the sample only under one to three random thick quadratic curves, the rest at the low end of the
- *   range: pen strokes on paper, the shape of handwriting, filled with the synthetic sample's texture.
  * - erase (last): set a random rectangle (2-20 % of the image, any aspect) to the low end of the range: gaps, slits
  *   and missing parts (random erasing), which the teacher tells apart and synthetic textures never show.
  */
@@ -34,14 +32,12 @@ export interface AugmentOptions {
   background?: number;
   /** Share of the batch with one random rectangle set to the range's low end (after background). */
   erase?: number;
-  /** Share of the batch seen only through one to three random thick curves, the rest set to the range's low end. */
-  strokes?: number;
   range?: readonly [number, number];
 }
 
 /** A student config's augmentation settings as augmentBatch options, in `range` (the synthesis clamp range). */
 export function studentAugmentOptions(st: StudentConfig, range: readonly [number, number]): AugmentOptions {
-  return { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, strokes: st.augStrokes, range };
+  return { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, range };
 }
 
 export function augmentBatch(
@@ -104,7 +100,7 @@ export function augmentBatch(
   if (!image) return;
   const [H, W, C] = image;
   // Every channel of each pixel outside the kept region goes to the range's low end.
-  const keepOnly = (img: Float32Array, keep: (r: number, c: number) => boolean | number) => {
+  const keepOnly = (img: Float32Array, keep: (r: number, c: number) => boolean) => {
     for (let r = 0; r < H; r++)
       for (let c = 0; c < W; c++) {
         if (keep(r, c)) continue;
@@ -112,10 +108,6 @@ export function augmentBatch(
       }
   };
   eachPicked(opts.background, (img) => keepOnly(img, backgroundEllipse(H, W, rng)));
-  eachPicked(opts.strokes, (img) => {
-    const mask = strokeMask(H, W, rng);
-    keepOnly(img, (r, c) => mask[r * W + c]);
-  });
   eachPicked(opts.erase, (img) => {
     // Area 2-20 % of the image, aspect (h/w) log-uniform in [1/5, 5], anywhere it fits.
     const area = H * W * (0.02 + 0.18 * rng.uniform());
@@ -132,9 +124,9 @@ export function augmentBatch(
 
 /**
  * The background augmentation's ellipse, as a test of (row, column): semi-axes 15-50 % of each side (narrow, tall,
- * wide or round shapes), centre within 10 % of the middle. Also used by synthesis views (views.ts).
+ * wide or round shapes), centre within 10 % of the middle.
  */
-export function backgroundEllipse(H: number, W: number, rng: Rng): (r: number, c: number) => boolean {
+function backgroundEllipse(H: number, W: number, rng: Rng): (r: number, c: number) => boolean {
   const ry = H * (0.15 + 0.35 * rng.uniform());
   const rx = W * (0.15 + 0.35 * rng.uniform());
   const cy = (H - 1) / 2 + H * 0.1 * (2 * rng.uniform() - 1);
@@ -142,41 +134,13 @@ export function backgroundEllipse(H: number, W: number, rng: Rng): (r: number, c
   return (r, c) => ((r - cy) / ry) ** 2 + ((c - cx) / rx) ** 2 <= 1;
 }
 
-/**
- * An H×W mask (1 = kept) of one to three quadratic Bézier curves, each with its ends and control point in the
- * middle 70 % of the image and a pen radius of 3.5-8 % of the shorter side (1.1-2.6 px at 32), at least one pixel.
- */
-function strokeMask(H: number, W: number, rng: Rng): Uint8Array {
-  const mask = strokeScratch.length === H * W ? strokeScratch.fill(0) : (strokeScratch = new Uint8Array(H * W));
-  const point = (): [number, number] => [H * (0.15 + 0.7 * rng.uniform()), W * (0.15 + 0.7 * rng.uniform())];
-  const strokes = 1 + rng.int(3);
-  for (let s = 0; s < strokes; s++) {
-    const [a, b, c] = [point(), point(), point()];
-    const radius = Math.max(1, Math.min(H, W) * (0.035 + 0.045 * rng.uniform()));
-    const r2 = radius * radius;
-    // Enough stamps along the curve that consecutive disks overlap.
-    const length = Math.hypot(b[0] - a[0], b[1] - a[1]) + Math.hypot(c[0] - b[0], c[1] - b[1]);
-    const stamps = Math.max(2, Math.ceil((2 * length) / radius));
-    for (let i = 0; i <= stamps; i++) {
-      const t = i / stamps;
-      const y = (1 - t) ** 2 * a[0] + 2 * t * (1 - t) * b[0] + t * t * c[0];
-      const x = (1 - t) ** 2 * a[1] + 2 * t * (1 - t) * b[1] + t * t * c[1];
-      for (let r = Math.max(0, Math.ceil(y - radius)); r <= Math.min(H - 1, Math.floor(y + radius)); r++)
-        for (let q = Math.max(0, Math.ceil(x - radius)); q <= Math.min(W - 1, Math.floor(x + radius)); q++)
-          if ((r - y) ** 2 + (q - x) ** 2 <= r2) mask[r * W + q] = 1;
-    }
-  }
-  return mask;
-}
-let strokeScratch = new Uint8Array(0);
-
 /** Offset of pixel (r, c), channel ch, in one image of the given layout. */
 function pixelIndex(layout: InputLayout, H: number, W: number, C: number, r: number, c: number, ch: number): number {
   return layout === 'NCHW' ? (ch * H + r) * W + c : (r * W + c) * C + ch;
 }
 
 /** Height, width and channels of an image input; null for flat inputs (no spatial augmentation). */
-export function imageDims(shape: readonly number[], layout: InputLayout): [number, number, number] | null {
+function imageDims(shape: readonly number[], layout: InputLayout): [number, number, number] | null {
   if (layout === 'NHWC') return [shape[0], shape[1], shape[2]];
   if (layout === 'HW') return [shape[0], shape[1], 1];
   if (layout === 'NCHW') return [shape[1], shape[2], shape[0]];

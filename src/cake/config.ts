@@ -43,18 +43,6 @@ export interface SynthesisConfig {
   optimizer: InputOptimizer;
   /** `langevin`: add sqrt(2η)·N(0, I) after every step (the explicit "LAKE" variant). */
   langevin: boolean;
-  /**
-   * Before each step the teacher sees the batch shifted (cyclically) by up to `jitter` pixels in each direction, one
-   * random shift per step (DeepInversion's jitter), so samples must hold their class wherever they sit; 0 (the
-   * method) is off. Image inputs only.
-   */
-  jitter: number;
-  /**
-   * Share of each step's batch the teacher sees with a random contrast and brightness clipped to `clampRange`, half
-   * of it also cut to a central ellipse on the range's low end (the student's augmentations, see views.ts), so the
-   * samples keep their class under them; 0 (the method) is off. Image inputs only.
-   */
-  augViews: number;
   /** Initial inputs: N(0, initStd²) (the method uses std 1), or uniform over initRange. */
   init: InitKind;
   initStd: number;
@@ -111,11 +99,6 @@ export interface StudentConfig {
    */
   augErase: number;
   /**
-   * Share of each student batch seen only through one to three random thick curves, the rest set to the low end of
-   * `synthesis.clampRange` (a pen-stroke prior for digit-like data), relabelled; 0 is off.
-   */
-  augStrokes: number;
-  /**
    * Weight the samples of each relabelled student batch so the teacher's classes count equally (see
    * `logitDistillationLoss`); off in the method. Only affects runs whose batches the teacher relabels.
    */
@@ -161,7 +144,7 @@ export function studentSets(config: CakeConfig): number[] {
 
 /** Whether the student stage augments its batches (and so has the teacher label every batch afresh). */
 export function studentAugments(st: StudentConfig): boolean {
-  return st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0 || st.augStrokes > 0;
+  return st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0;
 }
 
 export interface CakeConfig {
@@ -215,8 +198,6 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       etaSchedule: 'linear',
       optimizer: 'sgd',
       langevin: false,
-      jitter: 0,
-      augViews: 0,
       init: 'normal',
       initStd: 1,
       initRange: [0, 1],
@@ -242,7 +223,6 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augBlur: 0,
       augBackground: 0,
       augErase: 0,
-      augStrokes: 0,
       classBalance: false,
       etaMin: 0,
       etaMax: 1e10,
@@ -314,6 +294,14 @@ export function withOverrides(config: CakeConfig, over: DeepPartial<CakeConfig>)
   };
 }
 
+/**
+ * Settings that were removed because every measurement found them useless (BENCHMARKS.md keeps their rows). They
+ * were off in every preset, and saved settings, shared links and exported settings files may still name them: the
+ * studio drops them when it loads settings, so such a link still opens, while a key that never existed is still
+ * reported as unknown.
+ */
+export const RETIRED_SETTINGS: readonly string[] = ['synthesis.jitter', 'synthesis.augViews', 'student.augStrokes'];
+
 /** One problem with a setting: the dotted key (as `--set` and the settings form name it) and why. */
 export interface ConfigIssue {
   key: string;
@@ -348,9 +336,6 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   int('seed', config.seed, 0, 2 ** 32 - 1);
   int('synthesis.sets', s.sets, 1, 1e6);
   int('synthesis.steps', s.steps, 0, 1e6);
-  int('synthesis.jitter', s.jitter, 0, 64);
-  if (!(s.augViews >= 0 && s.augViews <= 1))
-    issues.push({ key: 'synthesis.augViews', message: `must be in [0, 1], got ${s.augViews}` });
   int('synthesis.batchSize', s.batchSize, 1, 8192);
   int('synthesis.groupSize', s.groupSize, 1, 1e4);
   if (Number.isInteger(s.batchSize) && Number.isInteger(s.groupSize) && s.groupSize > 0 && s.batchSize % s.groupSize !== 0)
@@ -393,8 +378,6 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
     issues.push({ key: 'student.augBackground', message: `must be in [0, 1], got ${st.augBackground}` });
   if (!(st.augErase >= 0 && st.augErase <= 1))
     issues.push({ key: 'student.augErase', message: `must be in [0, 1], got ${st.augErase}` });
-  if (!(st.augStrokes >= 0 && st.augStrokes <= 1))
-    issues.push({ key: 'student.augStrokes', message: `must be in [0, 1], got ${st.augStrokes}` });
   nonneg('student.etaMin', st.etaMin);
   pos('student.etaMax', st.etaMax);
   if (st.etaMin > st.etaMax)
@@ -439,7 +422,8 @@ export function applySetting(config: CakeConfig, key: string, raw: string): Cake
     node = next as Record<string, unknown>;
   }
   const leaf = path[path.length - 1];
-  if (!(leaf in node)) throw new Error(`unknown setting "${key}"`);
+  if (!(leaf in node))
+    throw new Error(`unknown setting "${key}"${RETIRED_SETTINGS.includes(key) ? ' (it was removed: every measurement found it useless)' : ''}`);
   const current = node[leaf];
   let value: unknown;
   if (typeof current === 'number') {

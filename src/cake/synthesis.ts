@@ -4,7 +4,6 @@ import { inferLayout, synthesisLoss, type InputLayout } from './losses';
 import type { RunControl, SynthesisLosses } from './progress';
 import type { Rng } from './rng';
 import type { Teacher } from './teacher';
-import { applyView, drawView, type View } from './views';
 
 /**
  * One CAKE set (spec §2.2): B samples from fresh noise, in G groups of K members with distinct target classes,
@@ -91,9 +90,8 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   const stepTotals: tf.Scalar[] = [];
   let last: { terms: tf.Scalar[]; hit: tf.Scalar } | null = null;
 
-  // The teacher may see a transformed view of the inputs (views.ts); the TV prior is always on the inputs.
-  const lossOf = (input: tf.Tensor, view: View | null = null) => {
-    const z = teacher.logits(applyView(input, view, layout, cfg.clampRange));
+  const lossOf = (input: tf.Tensor) => {
+    const z = teacher.logits(input);
     const t = synthesisLoss(z, input, oneHot, K, cfg.weights, layout);
     const hit = tf.mean(tf.cast(tf.equal(tf.argMax(z, -1), targetTensor), 'float32')) as tf.Scalar;
     return { t, hit };
@@ -113,9 +111,8 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     for (let step = 1; step <= cfg.steps; step++) {
       await control?.gate();
       let kept: { terms: tf.Scalar[]; hit: tf.Scalar } | null = null;
-      const view = drawView(cfg, B, teacher.inputShape, layout, rng);
       const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => {
-        const { t, hit } = lossOf(input, view);
+        const { t, hit } = lossOf(input);
         // t.total is the returned value (kept in stepTotals); keep the parts and the hit rate for reporting.
         kept = { terms: [t.cls, t.contr, t.tv, t.entropy].map((v) => tf.keep(v)), hit: tf.keep(hit) };
         return t.total;

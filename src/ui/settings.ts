@@ -9,6 +9,7 @@ import {
   applySetting,
   PRESET_NAMES,
   presetConfig,
+  RETIRED_SETTINGS,
   validateConfig,
   type BackendChoice,
   type CakeConfig,
@@ -69,8 +70,6 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'synthesis.eta0', label: 'Initial step size (η₀)', kind: 'number' },
       { key: 'synthesis.decades', label: 'η decay (decades)', kind: 'number', hint: 'η falls to η₀·10^−decades' },
       { key: 'synthesis.etaSchedule', label: 'η schedule', kind: 'select', options: ['linear', 'cosine', 'constant'] },
-      { key: 'synthesis.jitter', label: 'Jitter (px)', kind: 'number', hint: 'the teacher sees each step\'s batch shifted by up to this many pixels; 0 is off' },
-      { key: 'synthesis.augViews', label: 'Augmented views share', kind: 'number', hint: 'share of each step\'s batch the teacher sees with a random contrast (half also on a dark background), so samples keep their class under the student\'s augmentations; 0 is off' },
       { key: 'synthesis.langevin', label: 'Langevin noise', kind: 'bool', hint: 'add √(2η)·N(0, I) per step' },
     ],
   },
@@ -93,7 +92,6 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { key: 'student.augContrast', label: 'Augment: contrast share', kind: 'number', hint: 'share of each batch given random contrast and brightness within the input range, relabelled by the teacher; 0 is off' },
       { key: 'student.augBlur', label: 'Augment: blur share', kind: 'number', hint: 'share of each batch smoothed by a small filter, relabelled by the teacher; 0 is off' },
       { key: 'student.augBackground', label: 'Augment: background share', kind: 'number', hint: 'share of each batch cut to a central ellipse on a dark background, relabelled by the teacher; 0 is off' },
-      { key: 'student.augStrokes', label: 'Augment: strokes share', kind: 'number', hint: 'share of each batch seen only through a few random thick curves on a dark background (a pen-stroke prior), relabelled by the teacher; 0 is off' },
       { key: 'student.augErase', label: 'Augment: erase share', kind: 'number', hint: 'share of each batch with one random rectangle set to the dark end of the input range (gaps, missing parts), relabelled by the teacher; 0 is off' },
       { key: 'student.inherit', label: 'Start from the teacher’s weights', kind: 'select', options: ['off', 'auto', 'on'], hint: 'when the student is a narrower copy of the teacher (LeNet-5 → LeNet-5-half, auto): it starts from the teacher’s strongest channels; auto falls back to random weights where it cannot, on stops with the reason' },
       { key: 'student.inheritLr', label: 'Peak learning rate from the teacher’s weights', kind: 'number', hint: 'used instead of the peak learning rate when the student starts from the teacher’s weights' },
@@ -199,13 +197,18 @@ export function withPreset(settings: Settings, preset: PresetName): Settings {
 const STORAGE_KEY = 'cake-studio.settings.v1';
 const BACKEND_KEY = 'cake-studio.backend.v1';
 
+/** Overrides as loaded: text values only, without the settings that were removed (see RETIRED_SETTINGS: old links still open). */
+function loadedOverrides(entries: Iterable<[string, unknown]>): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const [k, val] of entries) if (typeof val === 'string' && !RETIRED_SETTINGS.includes(k)) overrides[k] = val;
+  return overrides;
+}
+
 function sanitize(v: unknown): Settings | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
   if (!isPreset(o.preset)) return null;
-  const overrides: Record<string, string> = {};
-  if (typeof o.overrides === 'object' && o.overrides !== null)
-    for (const [k, val] of Object.entries(o.overrides)) if (typeof val === 'string') overrides[k] = val;
+  const overrides = typeof o.overrides === 'object' && o.overrides !== null ? loadedOverrides(Object.entries(o.overrides)) : {};
   return { preset: o.preset, overrides };
 }
 
@@ -257,9 +260,8 @@ export function settingsFromHash(hash: string): Settings | null {
   const p = new URLSearchParams(text);
   const preset = p.get('preset');
   if (!isPreset(preset)) return null;
-  const overrides: Record<string, string> = {};
-  for (const [k, v] of p.entries()) if (k !== 'preset') overrides[k] = v;
-  return { preset, overrides };
+  p.delete('preset');
+  return { preset, overrides: loadedOverrides(p.entries()) };
 }
 
 export interface SettingsFile {

@@ -1,132 +1,21 @@
 import { etaForSet } from './schedule';
+import { findKnob, KNOBS, knobProblem, parseKnob, RETIRED_SETTINGS, valueAt, withValueAt, type KnobFields, type KnobValue } from './knobs';
 
 /**
- * Every knob of a CAKE run, its defaults, the presets, and validation.
- *
- * Names follow the reference code (`conf/config.yaml`, `sampling.*`, `student.*`) where one exists; the comment on each
- * field gives the reference key so a reader can check a default against the method spec.
+ * A CAKE run's config: its shape (the knob table in knobs.ts says what each knob does, its reference name and its
+ * range), the presets, the checks that involve several knobs, and `--set`.
  */
 
-export type EtaSchedule = 'linear' | 'cosine' | 'constant';
-export type InputOptimizer = 'sgd' | 'adam';
-export type StudentOptimizer = 'sgd' | 'adam' | 'adamw';
-export type LrSchedule = 'onecycle' | 'constant';
-export type InitKind = 'normal' | 'uniform';
+export type EtaSchedule = KnobValue<'synthesis.etaSchedule'>;
+export type InputOptimizer = KnobValue<'synthesis.optimizer'>;
+export type StudentOptimizer = KnobValue<'student.optimizer'>;
+export type LrSchedule = KnobValue<'student.schedule'>;
+export type InitKind = KnobValue<'synthesis.init'>;
+export type StudentInherit = KnobValue<'student.inherit'>;
 
-export interface LossWeights {
-  /** `weight.cls`: cross-entropy towards each member's target class. */
-  cls: number;
-  /** `weight.contr`: pairwise squared logit distance inside a group. */
-  contr: number;
-  /** `weight.tv`: anisotropic total variation of the input (the image prior). */
-  tv: number;
-  /** `weight.entropy`: class-balance term on the batch-mean softmax; off by default. */
-  entropy: number;
-}
-
-export interface SynthesisConfig {
-  /** M, `num_batches`: independent sets, each from fresh noise. */
-  sets: number;
-  /** T, `num_steps`: optimisation steps on the inputs per set. */
-  steps: number;
-  /** B, `batch_size`: samples per set; a multiple of groupSize. */
-  batchSize: number;
-  /** K, `num_groups`: members per contrastive group, each with a different target class. */
-  groupSize: number;
-  /** η0, `noise`: step size (and noise scale) of the first set. */
-  eta0: number;
-  /** `noise_decay_magnitude`: decades η falls over the run (η_last ≈ η0·10^-decades). */
-  decades: number;
-  /** `noise_decay_schedule` in log10 space; 'constant' is `noise_decay=false`. */
-  etaSchedule: EtaSchedule;
-  /** `optim.type`: plain SGD on the inputs (the method), or Adam. */
-  optimizer: InputOptimizer;
-  /** `langevin`: add sqrt(2η)·N(0, I) after every step (the explicit "LAKE" variant). */
-  langevin: boolean;
-  /** Initial inputs: N(0, initStd²) (the method uses std 1), or uniform over initRange. */
-  init: InitKind;
-  initStd: number;
-  initRange: [number, number];
-  /**
-   * Keep the inputs inside `clampRange` (projected SGD: clip after every step and at the start). Off in the method;
-   * a prior beyond it for teachers whose input range is known (e.g. [-1, 1] for images scaled that way).
-   */
-  clamp: boolean;
-  clampRange: [number, number];
-  weights: LossWeights;
-  /** `smooth_labels`: label samples with the teacher's softmax (true) or its argmax (false). */
-  softLabels: boolean;
-}
-
-export interface StudentConfig {
-  /** A name from the student zoo (see src/models/students.ts). */
-  arch: string;
-  epochs: number;
-  batchSize: number;
-  /** Peak learning rate (one-cycle max_lr). */
-  lr: number;
-  weightDecay: number;
-  momentum: number;
-  optimizer: StudentOptimizer;
-  schedule: LrSchedule;
-  /** Softmax temperature applied to teacher probabilities and student logits alike; 1 is the method. */
-  temperature: number;
-  /** Held-out share of the synthetic pool, used to report teacher–student agreement (the method's 99/1 split). */
-  valFraction: number;
-  /**
-   * Largest random shift, in pixels, applied to synthetic samples in each student batch; 0 (the method) is off.
-   * Augmented batches are relabelled by the teacher (see src/cake/augment.ts).
-   */
-  augShift: number;
-  /** Share of each student batch blended with another sample (mixup), relabelled by the teacher; 0 is off. */
-  augMixup: number;
-  /**
-   * Share of each student batch given a random contrast and brightness, clipped to `synthesis.clampRange`, and
-   * relabelled by the teacher; 0 is off. Puts training points where inputs saturate at the range's ends, as real
-   * images' backgrounds do and synthetic samples never do.
-   */
-  augContrast: number;
-  /** Share of each student batch smoothed by a small binomial filter (before contrast), relabelled by the teacher; 0 is off. */
-  augBlur: number;
-  /**
-   * Share of each student batch cut to a random central ellipse on a background at the low end of
-   * `synthesis.clampRange` (a dark-background prior for digit- and garment-like data), relabelled; 0 is off.
-   */
-  augBackground: number;
-  /**
-   * Share of each student batch with one random rectangle set to the low end of `synthesis.clampRange` (random
-   * erasing: gaps and missing parts), relabelled; 0 is off.
-   */
-  augErase: number;
-  /**
-   * Weight the samples of each relabelled student batch so the teacher's classes count equally (see
-   * `logitDistillationLoss`); off in the method. Only affects runs whose batches the teacher relabels.
-   */
-  classBalance: boolean;
-  /**
-   * `data.eps_min` / `data.eps_max`: the student trains only on the sets whose step size η lies in [etaMin, etaMax]
-   * (the reference's `filter_samples_by_eps`); the defaults, 0 and 1e10, keep every set. The pool still holds every
-   * set, so one pool can teach students on different η bands.
-   */
-  etaMin: number;
-  etaMax: number;
-  /**
-   * Start the student from the teacher's strongest channels instead of random weights (see src/cake/inherit.ts):
-   * `on` requires it (the run stops with the reason when the student is not a narrower copy of the teacher's layer
-   * chain, or the teacher has no layers to copy: graph models, ONNX); `auto` does it where it can and starts from
-   * random weights otherwise, saying so in the report; `off` is the method, whose students start from scratch.
-   */
-  inherit: StudentInherit;
-  /** Peak learning rate (one-cycle max_lr) of a student that starts from the teacher's weights, in place of `lr`. */
-  inheritLr: number;
-  /**
-   * Weight of the feature hints (see src/cake/hints.ts) for a student that started from the teacher's weights: its
-   * hidden layers also learn the teacher's activations of the channels they kept; 0 (the method) is off.
-   */
-  hint: number;
-}
-
-export type StudentInherit = 'off' | 'auto' | 'on';
+export type LossWeights = KnobFields<'synthesis.weights'>;
+export type SynthesisConfig = KnobFields<'synthesis'> & { weights: LossWeights };
+export type StudentConfig = KnobFields<'student'>;
 
 /** Whether the student trains on a set made with step size η (its η band, inclusive, with rounding slack). */
 export function studentUsesEta(st: StudentConfig, eta: number): boolean {
@@ -142,14 +31,16 @@ export function studentSets(config: CakeConfig): number[] {
   return kept;
 }
 
+/** The student's augmentation knobs (knobs.ts marks them), by field name. */
+const AUGMENTATIONS = KNOBS.filter((k) => 'augmentation' in k).map((k) => k.key.slice('student.'.length) as keyof StudentConfig);
+
 /** Whether the student stage augments its batches (and so has the teacher label every batch afresh). */
 export function studentAugments(st: StudentConfig): boolean {
-  return st.augShift > 0 || st.augMixup > 0 || st.augContrast > 0 || st.augBlur > 0 || st.augBackground > 0 || st.augErase > 0;
+  return AUGMENTATIONS.some((f) => (st[f] as number) > 0);
 }
 
 export interface CakeConfig {
-  /** One seed drives every random draw: noise, target classes, shuffles, student initialisation. */
-  seed: number;
+  seed: KnobValue<'seed'>;
   synthesis: SynthesisConfig;
   student: StudentConfig;
 }
@@ -186,6 +77,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
   const row = referenceRow(traits);
   const groupSize = Math.min(10, traits.numClasses);
   const batchFor = (b: number) => Math.max(groupSize, Math.floor(b / groupSize) * groupSize);
+  // The method as published: every knob's default. The presets below change values only.
   const base: CakeConfig = {
     seed,
     synthesis: {
@@ -294,50 +186,24 @@ export function withOverrides(config: CakeConfig, over: DeepPartial<CakeConfig>)
   };
 }
 
-/**
- * Settings that were removed because every measurement found them useless (BENCHMARKS.md keeps their rows). They
- * were off in every preset, and saved settings, shared links and exported settings files may still name them: the
- * studio drops them when it loads settings, so such a link still opens, while a key that never existed is still
- * reported as unknown.
- */
-export const RETIRED_SETTINGS: readonly string[] = ['synthesis.jitter', 'synthesis.augViews', 'student.augStrokes'];
-
 /** One problem with a setting: the dotted key (as `--set` and the settings form name it) and why. */
 export interface ConfigIssue {
   key: string;
   message: string;
 }
 
-const ENUMS: Record<string, readonly string[]> = {
-  'synthesis.etaSchedule': ['linear', 'cosine', 'constant'],
-  'synthesis.optimizer': ['sgd', 'adam'],
-  'synthesis.init': ['normal', 'uniform'],
-  'student.optimizer': ['sgd', 'adam', 'adamw'],
-  'student.schedule': ['onecycle', 'constant'],
-  'student.inherit': ['off', 'auto', 'on'],
-};
-
-/** Every problem with a config against a teacher, most specific first; empty when the run can start. */
+/**
+ * Every problem with a config against a teacher, most specific first; empty when the run can start. Each knob's own
+ * range or options come from the knob table; what involves several knobs, or the teacher, is checked here.
+ */
 export function validateConfig(config: CakeConfig, traits?: TeacherTraits): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  for (const knob of KNOBS) {
+    const message = knobProblem(knob, valueAt(config, knob.key));
+    if (message) issues.push({ key: knob.key, message });
+  }
   const s = config.synthesis;
   const st = config.student;
-  const int = (key: string, v: number, min: number, max = 1e9) => {
-    if (!Number.isInteger(v) || v < min || v > max)
-      issues.push({ key, message: `must be a whole number from ${min} to ${max}, got ${v}` });
-  };
-  const pos = (key: string, v: number, max = Infinity) => {
-    if (!Number.isFinite(v) || v <= 0 || v > max)
-      issues.push({ key, message: `must be a positive number${max < Infinity ? ` up to ${max}` : ''}, got ${v}` });
-  };
-  const nonneg = (key: string, v: number) => {
-    if (!Number.isFinite(v) || v < 0) issues.push({ key, message: `must be a number ≥ 0, got ${v}` });
-  };
-  int('seed', config.seed, 0, 2 ** 32 - 1);
-  int('synthesis.sets', s.sets, 1, 1e6);
-  int('synthesis.steps', s.steps, 0, 1e6);
-  int('synthesis.batchSize', s.batchSize, 1, 8192);
-  int('synthesis.groupSize', s.groupSize, 1, 1e4);
   if (Number.isInteger(s.batchSize) && Number.isInteger(s.groupSize) && s.groupSize > 0 && s.batchSize % s.groupSize !== 0)
     issues.push({
       key: 'synthesis.batchSize',
@@ -348,38 +214,8 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
       key: 'synthesis.groupSize',
       message: `members of a group need distinct classes, so the group size can be at most ${traits.numClasses} (the teacher's classes), got ${s.groupSize}`,
     });
-  pos('synthesis.eta0', s.eta0, 1e3);
-  nonneg('synthesis.decades', s.decades);
-  if (s.decades > 20) issues.push({ key: 'synthesis.decades', message: `must be at most 20, got ${s.decades}` });
-  pos('synthesis.initStd', s.initStd, 1e3);
-  if (!(s.initRange[0] < s.initRange[1]) || !s.initRange.every(Number.isFinite))
-    issues.push({ key: 'synthesis.initRange', message: `must be [low, high] with low < high, got [${s.initRange}]` });
-  if (!(s.clampRange[0] < s.clampRange[1]) || !s.clampRange.every(Number.isFinite))
-    issues.push({ key: 'synthesis.clampRange', message: `must be [low, high] with low < high, got [${s.clampRange}]` });
-  for (const k of ['cls', 'contr', 'tv', 'entropy'] as const) nonneg(`synthesis.weights.${k}`, s.weights[k]);
   if (s.weights.cls + s.weights.contr + s.weights.tv + s.weights.entropy === 0)
     issues.push({ key: 'synthesis.weights', message: 'at least one loss weight must be above 0' });
-  int('student.epochs', st.epochs, 0, 10_000);
-  int('student.batchSize', st.batchSize, 1, 8192);
-  pos('student.lr', st.lr, 100);
-  pos('student.inheritLr', st.inheritLr, 100);
-  nonneg('student.hint', st.hint);
-  nonneg('student.weightDecay', st.weightDecay);
-  if (!(st.momentum >= 0 && st.momentum < 1)) issues.push({ key: 'student.momentum', message: `must be in [0, 1), got ${st.momentum}` });
-  pos('student.temperature', st.temperature, 1e3);
-  if (!(st.valFraction >= 0 && st.valFraction < 0.5))
-    issues.push({ key: 'student.valFraction', message: `must be in [0, 0.5), got ${st.valFraction}` });
-  int('student.augShift', st.augShift, 0, 16);
-  if (!(st.augMixup >= 0 && st.augMixup <= 1)) issues.push({ key: 'student.augMixup', message: `must be in [0, 1], got ${st.augMixup}` });
-  if (!(st.augContrast >= 0 && st.augContrast <= 1))
-    issues.push({ key: 'student.augContrast', message: `must be in [0, 1], got ${st.augContrast}` });
-  if (!(st.augBlur >= 0 && st.augBlur <= 1)) issues.push({ key: 'student.augBlur', message: `must be in [0, 1], got ${st.augBlur}` });
-  if (!(st.augBackground >= 0 && st.augBackground <= 1))
-    issues.push({ key: 'student.augBackground', message: `must be in [0, 1], got ${st.augBackground}` });
-  if (!(st.augErase >= 0 && st.augErase <= 1))
-    issues.push({ key: 'student.augErase', message: `must be in [0, 1], got ${st.augErase}` });
-  nonneg('student.etaMin', st.etaMin);
-  pos('student.etaMax', st.etaMax);
   if (st.etaMin > st.etaMax)
     issues.push({ key: 'student.etaMin', message: `must be at most student.etaMax (${st.etaMax}), got ${st.etaMin}` });
   else if (issues.length === 0 && studentSets(config).length === 0) {
@@ -388,13 +224,6 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
       key: 'student.etaMin',
       message: `the η band [${st.etaMin}, ${st.etaMax}] keeps none of the ${s.sets} sets (their η runs from ${etas[0]} to ${etas[1]})`,
     });
-  }
-  if (typeof st.arch !== 'string' || st.arch.length === 0) issues.push({ key: 'student.arch', message: 'must name a student architecture' });
-  const cfg = config as unknown as Record<string, Record<string, unknown>>;
-  for (const [key, allowed] of Object.entries(ENUMS)) {
-    const [a, b] = key.split('.');
-    const v = cfg[a][b];
-    if (!allowed.includes(v as string)) issues.push({ key, message: `must be one of ${allowed.join(', ')}, got ${String(v)}` });
   }
   if (traits && traits.numClasses < 2)
     issues.push({ key: 'teacher', message: `a classifier needs at least 2 classes; this teacher has ${traits.numClasses}` });
@@ -411,36 +240,12 @@ export function applySettings(config: CakeConfig, pairs: readonly string[]): Cak
   return config;
 }
 
-/** Apply `key=value` overrides as the CLI's `--set` and a shared URL give them. Throws with the key on a bad one. */
+/** Apply one `key=value` override as the CLI's `--set`, the settings form and a shared link give it. Throws with the key on a bad one. */
 export function applySetting(config: CakeConfig, key: string, raw: string): CakeConfig {
-  const path = key.split('.');
-  const copy = structuredClone(config) as unknown as Record<string, unknown>;
-  let node = copy;
-  for (const p of path.slice(0, -1)) {
-    const next = node[p];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new Error(`unknown setting "${key}"`);
-    node = next as Record<string, unknown>;
-  }
-  const leaf = path[path.length - 1];
-  if (!(leaf in node))
+  const knob = findKnob(key);
+  if (!knob) {
+    if (KNOBS.some((k) => k.key.startsWith(`${key}.`))) throw new Error(`setting "${key}" is a group; name one of its fields`);
     throw new Error(`unknown setting "${key}"${RETIRED_SETTINGS.includes(key) ? ' (it was removed: every measurement found it useless)' : ''}`);
-  const current = node[leaf];
-  let value: unknown;
-  if (typeof current === 'number') {
-    value = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(value)) throw new Error(`setting "${key}" needs a number, got "${raw}"`);
-  } else if (typeof current === 'boolean') {
-    if (raw !== 'true' && raw !== 'false') throw new Error(`setting "${key}" needs true or false, got "${raw}"`);
-    value = raw === 'true';
-  } else if (Array.isArray(current)) {
-    value = raw.split(',').map(Number);
-    if ((value as number[]).length !== current.length || (value as number[]).some((v) => !Number.isFinite(v)))
-      throw new Error(`setting "${key}" needs ${current.length} comma-separated numbers, got "${raw}"`);
-  } else if (typeof current === 'string') {
-    value = raw;
-  } else {
-    throw new Error(`setting "${key}" is a group; name one of its fields`);
   }
-  node[leaf] = value;
-  return copy as unknown as CakeConfig;
+  return withValueAt(config, key, parseKnob(knob, raw));
 }

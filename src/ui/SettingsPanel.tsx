@@ -5,6 +5,7 @@ import { formatDuration, formatNum } from './format';
 import {
   configValue,
   FIELD_GROUPS,
+  fieldFor,
   resolveSettings,
   settingsFromJson,
   settingsToHash,
@@ -147,14 +148,10 @@ export function SettingsPanel() {
     }
   };
 
-  const seedField: FieldDef = { key: 'seed', label: 'Seed', kind: 'int', hint: 'one seed drives every random draw' };
+  const seedField = fieldFor('seed');
   const archValue = settings.overrides['student.arch'] ?? configValue(resolved.config, 'student.arch');
-  const archField: FieldDef = {
-    key: 'student.arch',
-    label: 'Student architecture',
-    kind: 'select',
-    hint: archs.find((a) => a.name === archValue)?.description,
-  };
+  // The zoo's names and the chosen student's description come from the worker.
+  const archField: FieldDef = { ...fieldFor('student.arch'), kind: 'select', hint: archs.find((a) => a.name === archValue)?.description };
   const overridden = (key: string) => key in settings.overrides;
 
   return (

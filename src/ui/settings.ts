@@ -7,12 +7,19 @@
  */
 import {
   applySetting,
+  findKnob,
+  formatKnob,
+  KNOBS,
   PRESET_NAMES,
   presetConfig,
   RETIRED_SETTINGS,
   validateConfig,
+  valueAt,
   type BackendChoice,
   type CakeConfig,
+  type Knob,
+  type KnobGroup,
+  type KnobKey,
   type PresetName,
   type TeacherTraits,
   BACKEND_CHOICES,
@@ -34,72 +41,39 @@ export interface FieldDef {
 }
 
 export interface FieldGroup {
-  title: string;
+  title: KnobGroup;
   fields: FieldDef[];
 }
 
-export const FIELD_GROUPS: FieldGroup[] = [
-  {
-    title: 'Synthesis',
-    fields: [
-      { key: 'synthesis.sets', label: 'Sets (M)', kind: 'int', hint: 'independent sets, each from fresh noise' },
-      { key: 'synthesis.steps', label: 'Steps per set (T)', kind: 'int', hint: 'optimisation steps on the inputs' },
-      { key: 'synthesis.batchSize', label: 'Samples per set (B)', kind: 'int', hint: 'a multiple of the group size' },
-      { key: 'synthesis.groupSize', label: 'Group size (K)', kind: 'int', hint: 'members with distinct target classes' },
-      { key: 'synthesis.optimizer', label: 'Input optimiser', kind: 'select', options: ['sgd', 'adam'] },
-      { key: 'synthesis.init', label: 'Initial noise', kind: 'select', options: ['normal', 'uniform'] },
-      { key: 'synthesis.initStd', label: 'Noise std', kind: 'number', hint: 'for normal noise' },
-      { key: 'synthesis.initRange', label: 'Uniform range', kind: 'range', hint: 'low,high for uniform noise' },
-      { key: 'synthesis.clamp', label: 'Clamp to input range', kind: 'bool', hint: 'keep samples inside the range below' },
-      { key: 'synthesis.clampRange', label: 'Input range', kind: 'range', hint: "low,high of the teacher's inputs (clamp and contrast)" },
-      { key: 'synthesis.softLabels', label: 'Soft labels', kind: 'bool', hint: "label with the teacher's softmax" },
-    ],
-  },
-  {
-    title: 'Loss weights',
-    fields: [
-      { key: 'synthesis.weights.cls', label: 'Classification', kind: 'number', hint: 'cross-entropy to the target' },
-      { key: 'synthesis.weights.contr', label: 'Contrastive', kind: 'number', hint: 'logit distance inside a group' },
-      { key: 'synthesis.weights.tv', label: 'Total variation', kind: 'number', hint: 'image prior' },
-      { key: 'synthesis.weights.entropy', label: 'Class balance (entropy)', kind: 'number', hint: 'off at 0' },
-    ],
-  },
-  {
-    title: 'Schedule',
-    fields: [
-      { key: 'synthesis.eta0', label: 'Initial step size (η₀)', kind: 'number' },
-      { key: 'synthesis.decades', label: 'η decay (decades)', kind: 'number', hint: 'η falls to η₀·10^−decades' },
-      { key: 'synthesis.etaSchedule', label: 'η schedule', kind: 'select', options: ['linear', 'cosine', 'constant'] },
-      { key: 'synthesis.langevin', label: 'Langevin noise', kind: 'bool', hint: 'add √(2η)·N(0, I) per step' },
-    ],
-  },
-  {
-    title: 'Student training',
-    fields: [
-      { key: 'student.epochs', label: 'Epochs', kind: 'int' },
-      { key: 'student.batchSize', label: 'Batch size', kind: 'int' },
-      { key: 'student.optimizer', label: 'Optimiser', kind: 'select', options: ['sgd', 'adam', 'adamw'] },
-      { key: 'student.lr', label: 'Peak learning rate', kind: 'number' },
-      { key: 'student.schedule', label: 'Learning-rate schedule', kind: 'select', options: ['onecycle', 'constant'] },
-      { key: 'student.momentum', label: 'Momentum', kind: 'number' },
-      { key: 'student.weightDecay', label: 'Weight decay', kind: 'number' },
-      { key: 'student.temperature', label: 'Temperature', kind: 'number' },
-      { key: 'student.valFraction', label: 'Held-out share', kind: 'number', hint: 'of the synthetic pool, for agreement' },
-      { key: 'student.etaMin', label: 'Train on η from', kind: 'number', hint: 'the student learns only from sets made with a step size in this band; 0 keeps them all' },
-      { key: 'student.etaMax', label: 'Train on η up to', kind: 'number', hint: 'upper end of that band; 1e10 keeps them all' },
-      { key: 'student.augShift', label: 'Augment: shift (px)', kind: 'int', hint: 'largest random shift per batch, relabelled by the teacher; 0 is off' },
-      { key: 'student.augMixup', label: 'Augment: mixup share', kind: 'number', hint: 'share of each batch blended with another sample, relabelled by the teacher; 0 is off' },
-      { key: 'student.augContrast', label: 'Augment: contrast share', kind: 'number', hint: 'share of each batch given random contrast and brightness within the input range, relabelled by the teacher; 0 is off' },
-      { key: 'student.augBlur', label: 'Augment: blur share', kind: 'number', hint: 'share of each batch smoothed by a small filter, relabelled by the teacher; 0 is off' },
-      { key: 'student.augBackground', label: 'Augment: background share', kind: 'number', hint: 'share of each batch cut to a central ellipse on a dark background, relabelled by the teacher; 0 is off' },
-      { key: 'student.augErase', label: 'Augment: erase share', kind: 'number', hint: 'share of each batch with one random rectangle set to the dark end of the input range (gaps, missing parts), relabelled by the teacher; 0 is off' },
-      { key: 'student.inherit', label: 'Start from the teacher’s weights', kind: 'select', options: ['off', 'auto', 'on'], hint: 'when the student is a narrower copy of the teacher (LeNet-5 → LeNet-5-half, auto): it starts from the teacher’s strongest channels; auto falls back to random weights where it cannot, on stops with the reason' },
-      { key: 'student.inheritLr', label: 'Peak learning rate from the teacher’s weights', kind: 'number', hint: 'used instead of the peak learning rate when the student starts from the teacher’s weights' },
-      { key: 'student.hint', label: 'Feature hints weight', kind: 'number', hint: 'for a student that starts from the teacher’s weights: its hidden layers also learn the teacher’s activations of the channels they kept (FitNets); 0 is off' },
-      { key: 'student.classBalance', label: 'Balance classes', kind: 'bool', hint: 'weight each relabelled batch so the teacher’s classes count equally (augmentation skews them)' },
-    ],
-  },
-];
+/** A knob as a form field: its label, hint and options from the knob table. */
+function fieldOf(knob: Knob): FieldDef {
+  return {
+    key: knob.key,
+    label: knob.label,
+    kind: knob.kind === 'enum' ? 'select' : knob.kind,
+    options: knob.kind === 'enum' ? knob.options : undefined,
+    hint: knob.hint,
+  };
+}
+
+/** The field of one knob (the form's seed and student controls sit above the groups). */
+export function fieldFor(key: KnobKey): FieldDef {
+  return fieldOf(findKnob(key)!);
+}
+
+/** The form's groups of fields, each in the knob table's order. */
+export const FIELD_GROUPS: FieldGroup[] = groupFields();
+
+function groupFields(): FieldGroup[] {
+  const groups: FieldGroup[] = [];
+  for (const knob of KNOBS) {
+    if (!('group' in knob)) continue;
+    let group = groups.find((g) => g.title === knob.group);
+    if (!group) groups.push((group = { title: knob.group, fields: [] }));
+    group.fields.push(fieldOf(knob));
+  }
+  return groups;
+}
 
 export const DEFAULT_TRAITS: TeacherTraits = { inputShape: [32, 32, 1], numClasses: 10 };
 export const DEFAULT_SETTINGS: Settings = { preset: 'quick', overrides: {} };
@@ -111,39 +85,22 @@ export function isPreset(v: unknown): v is PresetName {
   return typeof v === 'string' && (PRESET_NAMES as readonly string[]).includes(v);
 }
 
-function getPath(obj: unknown, key: string): unknown {
-  let node: unknown = obj;
-  for (const p of key.split('.')) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[p];
-  }
-  return node;
-}
-
-/** A config value as the text a field shows. */
-export function formatValue(v: unknown): string {
-  if (Array.isArray(v)) return v.map((x) => String(x)).join(',');
-  return String(v);
-}
-
 /** The value a key has in a preset, as text. */
 export function presetValue(preset: PresetName, traits: TeacherTraits, key: string): string {
-  return formatValue(getPath(presetConfig(preset, traits, 0), key));
+  return formatKnob(valueAt(presetConfig(preset, traits, 0), key));
 }
 
 export function configValue(config: CakeConfig, key: string): string {
-  return formatValue(getPath(config, key));
+  return formatKnob(valueAt(config, key));
 }
 
-/** Every leaf of a config as dotted key → text. */
+/** Every knob a config holds, as dotted key → text (a config from an older version may lack some). */
 export function flattenConfig(config: CakeConfig): Record<string, string> {
   const out: Record<string, string> = {};
-  const walk = (node: unknown, prefix: string) => {
-    if (typeof node === 'object' && node !== null && !Array.isArray(node)) {
-      for (const [k, v] of Object.entries(node)) walk(v, prefix ? `${prefix}.${k}` : k);
-    } else out[prefix] = formatValue(node);
-  };
-  walk(config, '');
+  for (const { key } of KNOBS) {
+    const v = valueAt(config, key);
+    if (v !== undefined) out[key] = formatKnob(v);
+  }
   return out;
 }
 
@@ -156,7 +113,7 @@ export interface Resolved {
   valid: boolean;
 }
 
-const FIELD_KEYS = new Set(['seed', 'student.arch', ...FIELD_GROUPS.flatMap((g) => g.fields.map((f) => f.key))]);
+const FIELD_KEYS = new Set<string>(KNOBS.map((k) => k.key));
 
 export function resolveSettings(settings: Settings, traits: TeacherTraits): Resolved {
   let config = presetConfig(settings.preset, traits, 0);
@@ -299,6 +256,6 @@ export function settingsFromJson(text: string, traits: TeacherTraits): Settings 
   const base = flattenConfig(presetConfig(preset, traits, 0));
   const given = flattenConfig(config as unknown as CakeConfig);
   const overrides: Record<string, string> = {};
-  for (const [k, v] of Object.entries(given)) if (k in base && base[k] !== v) overrides[k] = v;
+  for (const [k, v] of Object.entries(given)) if (base[k] !== v) overrides[k] = v;
   return { preset, overrides };
 }

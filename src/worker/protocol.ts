@@ -10,7 +10,8 @@ import { studentSets, type CakeConfig, type PresetName } from '../cake/config';
 import type { EpochResult, Progress, SynthesisLosses } from '../cake/progress';
 import type { RunReport } from '../cake/report';
 
-export { PRESET_NAMES, presetConfig, validateConfig, applySetting, inputChannels, RETIRED_SETTINGS } from '../cake/config';
+export { PRESET_NAMES, presetConfig, validateConfig, applySetting, inputChannels } from '../cake/config';
+export { KNOBS, RETIRED_SETTINGS, findKnob, formatKnob, valueAt, type Knob, type KnobGroup, type KnobKey } from '../cake/knobs';
 export type { CakeConfig, ConfigIssue, PresetName, TeacherTraits } from '../cake/config';
 export type { EpochResult, Progress, StudentProgress, SynthesisLosses, SynthesisProgress } from '../cake/progress';
 export type { RunReport } from '../cake/report';

@@ -1,24 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
-import { buildHints } from './hints';
-import { InheritError, inheritFromTeacher, type InheritedLayer } from './inherit';
-import { studentAugments, studentSets, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { augmentBatch, studentAugmentOptions } from './augment';
+import { Clock } from './clock';
+import { studentAugments, studentUsesEta, validateConfig, type CakeConfig } from './config';
+import { buildHints, type Hints } from './hints';
+import { InheritError, inheritFromTeacher, type InheritedLayer } from './inherit';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
 import type { OptimizerState } from './optim';
+import { inProcessSynthesizer, runSetsInOrder, type SetSynthesizer } from './parallel';
 import { SyntheticPool } from './pool';
 import { Throttle, type EpochResult, type Progress, RunControl, type SetResult, type SynthesisLosses } from './progress';
 import type { RunReport } from './report';
-import { runSetsInOrder, type SetSynthesizer } from './parallel';
-import { Rng } from './rng';
+import { Rng, STREAM } from './rng';
 import { etaForSet } from './schedule';
-import { synthesizeSet, type SetOutcome } from './synthesis';
 import type { Teacher } from './teacher';
-import { stepsPerEpoch, trainClassifier } from './train';
+import { stepsPerEpoch, trainClassifier, type TrainArgs } from './train';
 
 /**
  * A whole CAKE run, top to bottom: synthesise M independent sets against the teacher, pool them, split 99/1, train
  * the student on the pool's soft labels. Progress, finished sets and finished epochs stream out through callbacks.
+ * `runCake` reads as its steps; each step follows it, in order.
  */
 
 export interface RunOptions {
@@ -83,45 +84,91 @@ export class ConfigError extends Error {
   }
 }
 
-/** The run's random streams, one per purpose, all from the one seed; sets and epochs derive their own (see Rng.derive). */
-export const STREAM = { synthesis: 1, split: 2, shuffle: 3, init: 4, augment: 5 } as const;
+// The run's random streams live with the generator; helpers and tests name them from here too.
+export { STREAM };
 
-/** Estimates the time left from measured step costs; before the student has run, its step is guessed from synthesis. */
-class Clock {
-  readonly start = Date.now();
-  synthMs = NaN;
-  studentMs = NaN;
-  constructor(
-    private readonly synthSteps: number,
-    private readonly studentSteps: number,
-    private readonly studentPerSynth: number,
-  ) {}
-  timing(synthDone: number, studentDone: number, samplesPerStep: number, stageStart: number, stageSteps: number) {
-    const elapsedSec = (Date.now() - this.start) / 1000;
-    const synth = Number.isFinite(this.synthMs) ? this.synthMs : NaN;
-    const student = Number.isFinite(this.studentMs) ? this.studentMs : synth * this.studentPerSynth;
-    const totalMs = this.synthSteps * (synth || 0) + this.studentSteps * (student || 0);
-    const doneMs = synthDone * (synth || 0) + studentDone * (student || 0);
-    const remainingSec = ((this.synthSteps - synthDone) * synth + (this.studentSteps - studentDone) * student) / 1000;
-    const stageSec = (Date.now() - stageStart) / 1000;
-    return {
-      elapsedSec,
-      remainingSec,
-      fraction: totalMs > 0 ? doneMs / totalMs : 0,
-      samplesPerSec: stageSec > 0 ? (stageSteps * samplesPerStep) / stageSec : 0,
-    };
-  }
+/** The run, as the steps it takes: each reads the run's context and what the steps before it made. */
+export async function runCake(opts: RunOptions): Promise<RunResult> {
+  const run = openRun(opts);
+  const start = startStudent(run);
+  const pool = checkPool(run);
+  const synthesis = await synthesizeSets(run, pool);
+  const split = splitPool(run, pool);
+  const training = await trainStudent(run, start, pool, split);
+  return { student: opts.student, pool, report: buildReport(run, start, pool, split, synthesis, training) };
+}
+
+/** What every step of a run reads. */
+interface RunContext {
+  opts: RunOptions;
+  teacher: Teacher;
+  config: CakeConfig;
+  /** The step size (and noise scale) of each set, from the schedule. */
+  etas: number[];
+  control: RunControl;
+  clock: Clock;
+  /** Spaces the progress reports (see RunOptions.onProgress). */
+  throttle: Throttle;
+  /** Numbers in one input sample. */
+  sampleSize: number;
+}
+
+/** Checks the config against the teacher (a ConfigError lists every problem) and sets up the run's context. */
+function openRun(opts: RunOptions): RunContext {
+  const { teacher, config } = opts;
+  const issues = validateConfig(config, teacher);
+  if (issues.length) throw new ConfigError(issues);
+  const s = config.synthesis;
+  const st = config.student;
+  const etas = Array.from({ length: s.sets }, (_, m) => etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule));
+  // The student's steps, for the time estimate: the samples of the sets in its η band, less the held-out share.
+  const total = etas.filter((eta) => studentUsesEta(st, eta)).length * s.batchSize;
+  const nVal = Math.min(total - 1, Math.round(total * st.valFraction));
+  const studentSteps = st.epochs * stepsPerEpoch(total - nVal, Math.min(st.batchSize, total - nVal));
+  return {
+    opts,
+    teacher,
+    config,
+    etas,
+    // A run always passes through a control's gate, which yields to the event loop every 30 ms: without one, steps
+    // that wait on nothing outside (no helpers) chain as microtasks for the whole run, and a caller's timers and
+    // signal handlers (e.g. a CLI that saves its work on Ctrl-C) never run.
+    control: opts.control ?? new RunControl(),
+    // A student step (forward and backward of a smaller net, weight gradients) costs roughly half a synthesis step
+    // per sample; the guess only matters until the first student steps are timed.
+    clock: new Clock(s.sets * s.steps, studentSteps, (0.5 * st.batchSize) / s.batchSize),
+    throttle: new Throttle(opts.progressIntervalMs ?? 100),
+    sampleSize: teacher.inputShape.reduce((a, b) => a * b, 1),
+  };
+}
+
+/** Where the student's weights start, and the peak rate that goes with them. */
+interface StudentStart {
+  init: RunReport['student']['init'];
+  /** Why `auto` fell back to random weights. */
+  initNote?: string;
+  lr: number;
+  /** The teacher's channels each layer kept, for a student from the teacher. */
+  inherited?: InheritedLayer[];
 }
 
 /**
  * Initialises the student from the run's seed and, as `student.inherit` asks, from the teacher's strongest channels;
- * says which, and why `auto` fell back to random weights.
+ * says which, and why `auto` fell back to random weights. A resumed run then loads its checkpoint's weights.
  */
-function startStudent(
-  student: tf.LayersModel,
-  teacherModel: tf.LayersModel | undefined,
-  config: CakeConfig,
-): { init: RunReport['student']['init']; initNote?: string; lr: number; inherited?: InheritedLayer[] } {
+function startStudent(run: RunContext): StudentStart {
+  const { student, teacherModel, studentResume: resume } = run.opts;
+  const start = initialWeights(student, teacherModel, run.config);
+  if (resume) {
+    if (resume.weights.length !== student.weights.length) throw new Error('the checkpoint does not match this student');
+    const tensors = resume.weights.map((w, i) => tf.tensor(w, student.weights[i].shape as number[], 'float32'));
+    student.setWeights(tensors);
+    tf.dispose(tensors);
+  }
+  return start;
+}
+
+function initialWeights(student: tf.LayersModel, teacherModel: tf.LayersModel | undefined, config: CakeConfig): StudentStart {
   const st = config.student;
   const random = () => initStudentWeights(student, Rng.derive(config.seed, STREAM.init, 0));
   random();
@@ -138,193 +185,185 @@ function startStudent(
   }
 }
 
-export async function runCake(opts: RunOptions): Promise<RunResult> {
-  const { teacher, config, student, onProgress, onSet, onEpoch } = opts;
-  // A run always passes through a control's gate, which yields to the event loop every 30 ms: without one, steps that
-  // wait on nothing outside (no helpers) chain as microtasks for the whole run, and a caller's timers and signal
-  // handlers (e.g. a CLI that saves its work on Ctrl-C) never run.
-  const control = opts.control ?? new RunControl();
-  const issues = validateConfig(config, teacher);
-  if (issues.length) throw new ConfigError(issues);
-  const s = config.synthesis;
-  const st = config.student;
-  const init = startStudent(student, opts.teacherModel, config);
-  const resume = opts.studentResume;
-  if (resume) {
-    if (resume.weights.length !== student.weights.length) throw new Error('the checkpoint does not match this student');
-    const tensors = resume.weights.map((w, i) => tf.tensor(w, student.weights[i].shape as number[], 'float32'));
-    student.setWeights(tensors);
-    tf.dispose(tensors);
-  }
-
-  const sampleSize = teacher.inputShape.reduce((a, b) => a * b, 1);
-  // The student trains on the sets in its η band (all of them by default).
-  const total = studentSets(config).length * s.batchSize;
-  const nVal = Math.min(total - 1, Math.round(total * st.valFraction));
-  const studentSteps = st.epochs * stepsPerEpoch(total - nVal, Math.min(st.batchSize, total - nVal));
-  // A student step (forward and backward of a smaller net, weight gradients) costs roughly half a synthesis step per
-  // sample; the guess only matters until the first student steps are timed.
-  const clock = new Clock(s.sets * s.steps, studentSteps, (0.5 * st.batchSize) / s.batchSize);
-  const throttle = new Throttle(opts.progressIntervalMs ?? 100);
-  const pool = opts.pool ?? new SyntheticPool(sampleSize, teacher.numClasses, s.batchSize);
-  if (pool.sampleSize !== sampleSize || pool.numClasses !== teacher.numClasses || pool.chunkSize !== s.batchSize)
+/**
+ * The pool the sets go into: a new one, or the sets an earlier run made (see RunOptions.pool), which must come from
+ * this teacher and these synthesis settings; synthesis continues after them.
+ */
+function checkPool(run: RunContext): SyntheticPool {
+  const { teacher, etas } = run;
+  const s = run.config.synthesis;
+  const pool = run.opts.pool ?? new SyntheticPool(run.sampleSize, teacher.numClasses, s.batchSize);
+  if (pool.sampleSize !== run.sampleSize || pool.numClasses !== teacher.numClasses || pool.chunkSize !== s.batchSize)
     throw new Error('the saved synthetic pool does not match this teacher and synthesis batch');
   // Each set's step size depends on the number of sets and the schedule: a pool made under other settings would mix.
   pool.chunks.forEach((c, m) => {
-    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
-    if (c.set !== m || m >= s.sets || Math.abs(c.eta - eta) > 1e-9 * eta)
-      throw new Error(`the saved synthetic pool was made with other synthesis settings (set ${c.set}: η ${c.eta}, this run's ${eta})`);
+    if (m >= s.sets) throw new Error(`the saved synthetic pool was made with other synthesis settings (it has more than this run's ${s.sets} sets)`);
+    if (c.set !== m || Math.abs(c.eta - etas[m]) > 1e-9 * etas[m])
+      throw new Error(`the saved synthetic pool was made with other synthesis settings (set ${c.set}: η ${c.eta}, this run's ${etas[m]})`);
   });
-  const firstSet = pool.chunks.length;
-  if (resume && firstSet < s.sets) throw new Error('resuming the student needs the complete synthetic pool');
+  if (run.opts.studentResume && pool.chunks.length < s.sets) throw new Error('resuming the student needs the complete synthetic pool');
+  return pool;
+}
 
-  // --- synthesis ---
-  const synthStart = Date.now();
-  let lastLosses: SynthesisLosses = { cls: NaN, contr: NaN, tv: NaN, entropy: NaN, total: NaN };
+/** What synthesis reports about itself. */
+interface SynthesisSummary {
+  /** Loss terms of the last step of the last set made. */
+  finalLosses: SynthesisLosses;
+  meanHitRate: number;
+  sec: number;
+  msPerStep: number;
+}
+
+/**
+ * Makes the sets the pool lacks, on the run's synthesizer (or in this thread, one after another), and adds them to
+ * the pool in set order.
+ */
+async function synthesizeSets(run: RunContext, pool: SyntheticPool): Promise<SynthesisSummary> {
+  const { opts, teacher, config, etas, control, clock, throttle } = run;
+  const s = config.synthesis;
+  const synthesizer = opts.synthesizer ?? inProcessSynthesizer(teacher);
+  const firstSet = pool.chunks.length;
+  const start = Date.now();
+  // Steps are counted over all the sets in flight; progress shows the set that reported last.
+  let stepsDone = 0;
+  let finalLosses: SynthesisLosses = { cls: NaN, contr: NaN, tv: NaN, entropy: NaN, total: NaN };
   let hitSum = 0;
-  const reportSynthesis = (m: number, step: number, done: number, losses: SynthesisLosses, hitRate: number) =>
-    onProgress?.({
-      stage: 'synthesis',
-      set: m,
-      sets: s.sets,
-      step,
-      steps: s.steps,
-      eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
-      losses,
-      hitRate,
-      ...clock.timing(done, 0, s.batchSize, synthStart, done - firstSet * s.steps),
-    });
-  const finishSet = (m: number, outcome: SetOutcome) => {
-    const eta = etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule);
-    pool.add({ set: m, eta, x: outcome.x, labels: outcome.labels });
-    lastLosses = outcome.losses;
-    hitSum += outcome.hitRate;
-    onSet?.({
-      set: m,
-      eta,
-      x: outcome.x,
-      inputShape: [...teacher.inputShape],
-      batchSize: s.batchSize,
-      groupSize: s.groupSize,
-      targets: outcome.targets,
-      probs: outcome.probs,
-      labels: outcome.labels,
-      numClasses: teacher.numClasses,
-      hitRate: outcome.hitRate,
-      losses: outcome.losses,
-    });
-  };
-  if (opts.synthesizer) {
-    // Several sets at once: steps are counted over all of them; progress shows the set that reported last.
-    let stepsDone = 0;
-    await runSetsInOrder(
-      opts.synthesizer,
-      firstSet,
-      s.sets,
-      (m) => ({
+  await runSetsInOrder(
+    synthesizer,
+    firstSet,
+    s.sets,
+    (m) => {
+      const due = reportDue(run, s.steps);
+      return {
         cfg: s,
         seed: config.seed,
         set: m,
-        eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
-        // Metrics cost the helper a device read: often enough for live curves, not on every step.
+        eta: etas[m],
+        // Metrics cost a helper a device read: often enough for live curves, not on every step.
         reportEvery: Math.max(1, Math.min(10, Math.floor(s.steps / 8))),
+        // In this thread they are read only for the reports made.
+        wantsMetrics: due,
         control,
         onStep: (step, metrics) => {
           stepsDone++;
-          clock.synthMs = (Date.now() - synthStart) / stepsDone;
-          if (metrics && throttle.due(step === s.steps))
-            reportSynthesis(m, step, firstSet * s.steps + stepsDone, metrics.losses, metrics.hitRate);
+          clock.synthMs = (Date.now() - start) / stepsDone;
+          if (!metrics || !due(step)) return;
+          opts.onProgress?.({
+            stage: 'synthesis',
+            set: m,
+            sets: s.sets,
+            step,
+            steps: s.steps,
+            eta: etas[m],
+            losses: metrics.losses,
+            hitRate: metrics.hitRate,
+            ...clock.timing(firstSet * s.steps + stepsDone, 0, s.batchSize, start, stepsDone),
+          });
         },
-      }),
-      async (m, outcome) => {
-        await control.gate();
-        finishSet(m, outcome);
-      },
-    );
-  } else {
-    for (let m = firstSet; m < s.sets; m++) {
-      const outcome = await synthesizeSet({
-        teacher,
-        cfg: s,
+      };
+    },
+    async (m, outcome) => {
+      await control.gate();
+      pool.add({ set: m, eta: etas[m], x: outcome.x, labels: outcome.labels });
+      finalLosses = outcome.losses;
+      hitSum += outcome.hitRate;
+      opts.onSet?.({
         set: m,
-        eta: etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule),
-        rng: Rng.derive(config.seed, STREAM.synthesis, m),
-        control,
-        onStep: async (step, read) => {
-          const done = m * s.steps + step;
-          clock.synthMs = (Date.now() - synthStart) / (done - firstSet * s.steps);
-          if (!onProgress || !throttle.due(step === s.steps)) return;
-          const { losses, hitRate } = await read();
-          reportSynthesis(m, step, done, losses, hitRate);
-        },
+        eta: etas[m],
+        x: outcome.x,
+        inputShape: [...teacher.inputShape],
+        batchSize: s.batchSize,
+        groupSize: s.groupSize,
+        targets: outcome.targets,
+        probs: outcome.probs,
+        labels: outcome.labels,
+        numClasses: teacher.numClasses,
+        hitRate: outcome.hitRate,
+        losses: outcome.losses,
       });
-      finishSet(m, outcome);
-    }
-  }
-  const synthesisSec = (Date.now() - synthStart) / 1000;
-  const synthSteps = (s.sets - firstSet) * s.steps;
-  const synthMsPerStep = synthSteps > 0 ? (synthesisSec * 1000) / synthSteps : 0;
+    },
+  );
+  const sec = (Date.now() - start) / 1000;
+  const steps = (s.sets - firstSet) * s.steps;
+  return { finalLosses, meanHitRate: hitSum / Math.max(1, s.sets - firstSet), sec, msPerStep: steps > 0 ? (sec * 1000) / steps : 0 };
+}
 
-  // --- student ---
-  const { train, val } = pool.split(st.valFraction, Rng.derive(config.seed, STREAM.split, 0), (c) => studentUsesEta(st, c.eta));
-  const studentStart = Date.now();
-  let studentStepsDone = 0;
-  // Augmented student batches (a lever beyond the method, off by default) are relabelled by the teacher.
-  const augmenting = studentAugments(st);
-  const augmentOptions = studentAugmentOptions(st, s.clampRange);
-  let augRng = { epoch: -1, rng: new Rng(0) };
-  const augRngFor = (epoch: number) => {
-    if (augRng.epoch !== epoch) augRng = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
-    return augRng.rng;
+/**
+ * Whether a step of one set gets a progress report (the throttle's answer, always yes at the set's last step),
+ * decided once per step: a synthesizer in this thread asks before it reads the metrics, and the run asks again when
+ * they arrive; from helpers elsewhere they arrive unasked, every few steps.
+ */
+function reportDue(run: RunContext, steps: number): (step: number) => boolean {
+  let decided = { step: 0, due: false };
+  return (step) => {
+    if (decided.step !== step) decided = { step, due: run.opts.onProgress !== undefined && run.throttle.due(step === steps) };
+    return decided.due;
   };
-  const scratch = new Float32Array(sampleSize);
-  const layout = teacher.layout ?? inferLayout(teacher.inputShape);
-  const doneEpochs: EpochResult[] = [...(resume?.epochs ?? [])];
-  // Feature hints need the teacher's layers and the channels the student kept: only for a student from the teacher.
-  const hints = st.hint > 0 && init.inherited && opts.teacherModel ? buildHints(opts.teacherModel, student, init.inherited) : null;
-  const hintNote =
-    st.hint > 0 && !hints
-      ? init.inherited
-        ? 'Feature hints (student.hint) were not used: the student has no hidden layer to hint.'
-        : 'Feature hints (student.hint) were not used: they need a student that starts from the teacher’s weights.'
-      : undefined;
-  const initNote = [init.initNote, hintNote].filter(Boolean).join(' ');
+}
+
+/** Indices of the pool's samples the student trains on, and of those held out. */
+type Split = ReturnType<SyntheticPool['split']>;
+
+/** The samples the student trains on and those held out: from the sets in its η band (all of them by default). */
+function splitPool(run: RunContext, pool: SyntheticPool): Split {
+  const st = run.config.student;
+  return pool.split(st.valFraction, Rng.derive(run.config.seed, STREAM.split, 0), (c) => studentUsesEta(st, c.eta));
+}
+
+/** What the student's training reports about itself. */
+interface StudentSummary {
+  /** Every epoch's result, those of a resumed run's checkpoint first. */
+  epochs: EpochResult[];
+  sec: number;
+  steps: number;
+  /** The student layers that learned the teacher's activations. */
+  hinted?: string[];
+  /** Why asked-for feature hints were not used. */
+  hintNote?: string;
+}
+
+/** Trains the student on the pool's split, from where startStudent (or a checkpoint) left it. */
+async function trainStudent(
+  run: RunContext,
+  start: StudentStart,
+  pool: SyntheticPool,
+  { train, val }: Split,
+): Promise<StudentSummary> {
+  const { opts, teacher, config, control, clock, throttle } = run;
+  const { student, synthesizer, studentResume: resume, onProgress } = opts;
+  const st = config.student;
+  const { hints, note: hintNote } = studentHints(run, start);
+  const augment = studentAugmenter(run);
+  const began = Date.now();
+  let steps = 0;
   const trained = await trainClassifier({
     model: student,
     source: { inputShape: teacher.inputShape, numClasses: teacher.numClasses, gather: (i, x, y) => pool.gather(i, x, y) },
     train,
     val,
     // A student that starts from the teacher's weights trains at its own (lower) peak rate.
-    cfg: { ...st, lr: init.lr },
+    cfg: { ...st, lr: start.lr },
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
-    augment: augmenting
-      ? (x, n, epoch) =>
-          augmentBatch(x, n, teacher.inputShape, layout, augmentOptions, augRngFor(epoch), scratch)
-      : undefined,
-    relabel: augmenting ? (x) => teacher.logits(x) : undefined,
+    // Augmented batches are relabelled by the teacher.
+    augment,
+    relabel: augment ? (x) => teacher.logits(x) : undefined,
     // The synthesis helpers hold the teacher and sit idle now: they label the next batch while this one trains.
-    relabelElsewhere: augmenting && opts.synthesizer?.relabel ? (x, n) => opts.synthesizer!.relabel!(x, n) : undefined,
+    relabelElsewhere: augment && synthesizer?.relabel ? (x, n) => synthesizer.relabel!(x, n) : undefined,
     control,
-    onEpoch,
+    onEpoch: opts.onEpoch,
     hints: hints ?? undefined,
-    hintsElsewhere: hints && opts.synthesizer?.features ? (x, n) => opts.synthesizer!.features!(x, n, hints.spec) : undefined,
+    hintsElsewhere: hints && synthesizer?.features ? (x, n) => synthesizer.features!(x, n, hints.spec) : undefined,
     // A run's student is tuned through these settings: name them when its loss stops being finite.
     subject: 'the student',
     divergenceAdvice:
-      `lower the student's peak learning rate (${init.lr}: ${init.inherited ? 'student.inheritLr, used for a student that starts from the teacher’s weights' : 'student.lr'})` +
+      `lower the student's peak learning rate (${start.lr}: ${start.inherited ? 'student.inheritLr, used for a student that starts from the teacher’s weights' : 'student.lr'})` +
       (hints ? ` or the feature hints' weight (student.hint, ${st.hint})` : ''),
     startEpoch: resume?.startEpoch,
     initialOptimizerState: resume?.optimizer,
-    onEpochEnd: opts.onStudentCheckpoint
-      ? async ({ result, optimizerState }) => {
-          doneEpochs.push(result);
-          const weights = await Promise.all(student.weights.map(async (w) => ((await w.read().data()) as Float32Array).slice()));
-          await opts.onStudentCheckpoint!({ startEpoch: result.epoch + 1, weights, optimizer: await optimizerState(), epochs: [...doneEpochs] });
-        }
-      : undefined,
+    onEpochEnd: opts.onStudentCheckpoint ? checkpointEachEpoch(run) : undefined,
     onStep: async (step) => {
-      studentStepsDone++;
-      clock.studentMs = (Date.now() - studentStart) / studentStepsDone;
+      steps++;
+      clock.studentMs = (Date.now() - began) / steps;
       if (!onProgress || !throttle.due(step.step === step.stepsPerEpoch)) return;
       onProgress({
         stage: 'student',
@@ -334,35 +373,95 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
         stepsPerEpoch: step.stepsPerEpoch,
         loss: await step.readLoss(),
         lr: step.lr,
-        ...clock.timing(s.sets * s.steps, studentStepsDone, Math.min(st.batchSize, train.length), studentStart, studentStepsDone),
+        ...clock.timing(config.synthesis.sets * config.synthesis.steps, steps, Math.min(st.batchSize, train.length), began, steps),
       });
     },
   }).finally(() => hints?.dispose());
-  const studentSec = (Date.now() - studentStart) / 1000;
-  const epochs = [...(resume?.epochs ?? []), ...trained];
-  const last = epochs[epochs.length - 1];
+  return {
+    epochs: [...(resume?.epochs ?? []), ...trained],
+    sec: (Date.now() - began) / 1000,
+    steps,
+    ...(hints ? { hinted: hints.hinted } : {}),
+    hintNote,
+  };
+}
 
-  const report: RunReport = {
+/**
+ * Feature hints, for a student that starts from the teacher's channels: they need the teacher's layers and the
+ * channels the student kept. Null otherwise, with why hints that were asked for are not used.
+ */
+function studentHints(run: RunContext, start: StudentStart): { hints: Hints | null; note?: string } {
+  const { teacherModel, student } = run.opts;
+  if (!(run.config.student.hint > 0)) return { hints: null };
+  if (start.inherited && teacherModel) return { hints: buildHints(teacherModel, student, start.inherited) };
+  return {
+    hints: null,
+    note: start.inherited
+      ? 'Feature hints (student.hint) were not used: the student has no hidden layer to hint.'
+      : 'Feature hints (student.hint) were not used: they need a student that starts from the teacher’s weights.',
+  };
+}
+
+/**
+ * The student's batch augmentation (a lever beyond the method, off by default), or undefined when it is off. Each
+ * epoch draws from its own generator, so a run resumed at an epoch augments as the original did.
+ */
+function studentAugmenter(run: RunContext): TrainArgs['augment'] {
+  const { teacher, config } = run;
+  if (!studentAugments(config.student)) return undefined;
+  const options = studentAugmentOptions(config.student, config.synthesis.clampRange);
+  const layout = teacher.layout ?? inferLayout(teacher.inputShape);
+  const scratch = new Float32Array(run.sampleSize);
+  let current = { epoch: -1, rng: new Rng(0) };
+  return (x, n, epoch) => {
+    if (current.epoch !== epoch) current = { epoch, rng: Rng.derive(config.seed, STREAM.augment, epoch) };
+    augmentBatch(x, n, teacher.inputShape, layout, options, current.rng, scratch);
+  };
+}
+
+/** After each epoch, hands RunOptions.onStudentCheckpoint what a checkpoint needs, and waits for it. */
+function checkpointEachEpoch(run: RunContext): TrainArgs['onEpochEnd'] {
+  const { student, studentResume, onStudentCheckpoint } = run.opts;
+  const epochs: EpochResult[] = [...(studentResume?.epochs ?? [])];
+  return async ({ result, optimizerState }) => {
+    epochs.push(result);
+    const weights = await Promise.all(student.weights.map(async (w) => ((await w.read().data()) as Float32Array).slice()));
+    await onStudentCheckpoint!({ startEpoch: result.epoch + 1, weights, optimizer: await optimizerState(), epochs: [...epochs] });
+  };
+}
+
+/** The run's report: what it was given, what it made, and how long each stage took. */
+function buildReport(
+  run: RunContext,
+  start: StudentStart,
+  pool: SyntheticPool,
+  split: Split,
+  synthesis: SynthesisSummary,
+  training: StudentSummary,
+): RunReport {
+  const { opts, teacher, config } = run;
+  const initNote = [start.initNote, training.hintNote].filter(Boolean).join(' ');
+  const last = training.epochs[training.epochs.length - 1];
+  return {
     config,
     seed: config.seed,
     backend: tf.getBackend(),
     teacher: { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses, logitsFrom: opts.logitsFrom },
     student: {
       arch: opts.studentArch,
-      params: student.countParams(),
-      init: init.init,
+      params: opts.student.countParams(),
+      init: start.init,
       ...(initNote ? { initNote } : {}),
-      ...(hints ? { hinted: hints.hinted } : {}),
+      ...(training.hinted ? { hinted: training.hinted } : {}),
     },
-    samples: { total: pool.size, train: train.length, validation: val.length },
-    timings: { synthesisSec, studentSec, totalSec: (Date.now() - clock.start) / 1000 },
-    synthesis: { finalLosses: lastLosses, meanHitRate: hitSum / Math.max(1, s.sets - firstSet), msPerStep: synthMsPerStep },
+    samples: { total: pool.size, train: split.train.length, validation: split.val.length },
+    timings: { synthesisSec: synthesis.sec, studentSec: training.sec, totalSec: (Date.now() - run.clock.start) / 1000 },
+    synthesis: { finalLosses: synthesis.finalLosses, meanHitRate: synthesis.meanHitRate, msPerStep: synthesis.msPerStep },
     studentTraining: {
       finalTrainLoss: last?.trainLoss ?? NaN,
       agreement: last?.valAgreement ?? NaN,
       valLoss: last?.valLoss ?? NaN,
-      msPerStep: studentStepsDone > 0 ? (studentSec * 1000) / studentStepsDone : 0,
+      msPerStep: training.steps > 0 ? (training.sec * 1000) / training.steps : 0,
     },
   };
-  return { student, pool, report };
 }

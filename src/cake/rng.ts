@@ -1,3 +1,6 @@
+/** The run's random streams, one per purpose, all from the one seed; sets and epochs derive their own (see Rng.derive). */
+export const STREAM = { synthesis: 1, split: 2, shuffle: 3, init: 4, augment: 5 } as const;
+
 /**
  * The run's one source of randomness. Every draw (initial noise, target classes, Langevin noise, the train/validation
  * split, shuffles, student initialisation) comes from here, in JavaScript rather than from backend kernels, so the

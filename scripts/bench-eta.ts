@@ -8,8 +8,7 @@
  * JSON line per η. Everything else comes from the `quick` preset and --set overrides.
  */
 import { applySettings, presetConfig } from '../src/cake/config';
-import { STREAM } from '../src/cake/pipeline';
-import { Rng } from '../src/cake/rng';
+import { Rng, STREAM } from '../src/cake/rng';
 import { synthesizeSet } from '../src/cake/synthesis';
 import { loadTeacher } from '../src/io/teacher-load';
 import { parseArgs, required } from '../src/cli/args';

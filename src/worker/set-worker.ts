@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SynthesisConfig } from '../cake/config';
 import { teacherFeatures, type HintSpec } from '../cake/hints';
-import type { SetJob, SetSynthesizer } from '../cake/parallel';
+import { inProcessSynthesizer, type SetJob, type SetSynthesizer } from '../cake/parallel';
 import { CancelledError, RunControl, type ControlState } from '../cake/progress';
-import { STREAM } from '../cake/pipeline';
-import { Rng } from '../cake/rng';
-import { NonFiniteLossError, synthesizeSet, type SetOutcome, type StepMetrics } from '../cake/synthesis';
+import { NonFiniteLossError, type SetOutcome, type StepMetrics } from '../cake/synthesis';
 import type { NamedFile } from '../io/files';
 import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 
@@ -115,17 +113,15 @@ export function serveSetJobs(
     const control = controls.get(id)!;
     try {
       if (!loaded) throw new Error('synthesis worker: no teacher loaded');
-      const out = await synthesizeSet({
-        teacher: loaded.teacher,
+      // This helper makes the set as a run does in its own thread; metrics are read every `reportEvery` steps.
+      const out = await inProcessSynthesizer(loaded.teacher).run({
         cfg,
+        seed,
         set,
         eta,
+        reportEvery,
         control,
-        rng: Rng.derive(seed, STREAM.synthesis, set),
-        onStep: async (step, read) => {
-          const report = step === cfg.steps || (reportEvery > 0 && step % reportEvery === 0);
-          post({ type: 'step', id, step, metrics: report ? await read() : null }, []);
-        },
+        onStep: (step, metrics) => post({ type: 'step', id, step, metrics }, []),
       });
       const buffers = [...new Set([out.x.buffer, out.labels.buffer, out.probs.buffer, out.targets.buffer])] as ArrayBuffer[];
       post({ type: 'done', id, x: out.x, labels: out.labels, probs: out.probs, targets: out.targets, hitRate: out.hitRate, losses: out.losses }, buffers);

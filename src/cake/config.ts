@@ -1,4 +1,4 @@
-import { etaForSet } from './schedule';
+import { setEtas } from './schedule';
 import { findKnob, KNOBS, knobProblem, parseKnob, RETIRED_SETTINGS, valueAt, withValueAt, type KnobFields, type KnobValue } from './knobs';
 
 /**
@@ -24,11 +24,7 @@ export function studentUsesEta(st: StudentConfig, eta: number): boolean {
 
 /** The indices of the sets the student trains on, in order. */
 export function studentSets(config: CakeConfig): number[] {
-  const s = config.synthesis;
-  const kept: number[] = [];
-  for (let m = 0; m < s.sets; m++)
-    if (studentUsesEta(config.student, etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule))) kept.push(m);
-  return kept;
+  return setEtas(config.synthesis).flatMap((eta, m) => (studentUsesEta(config.student, eta) ? [m] : []));
 }
 
 /** The student's augmentation knobs (knobs.ts marks them), by field name. */
@@ -219,10 +215,11 @@ export function validateConfig(config: CakeConfig, traits?: TeacherTraits): Conf
   if (st.etaMin > st.etaMax)
     issues.push({ key: 'student.etaMin', message: `must be at most student.etaMax (${st.etaMax}), got ${st.etaMin}` });
   else if (issues.length === 0 && studentSets(config).length === 0) {
-    const etas = [0, s.sets - 1].map((m) => etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule).toExponential(2));
+    const etas = setEtas(s);
+    const [first, last] = [etas[0], etas[s.sets - 1]].map((eta) => eta.toExponential(2));
     issues.push({
       key: 'student.etaMin',
-      message: `the η band [${st.etaMin}, ${st.etaMax}] keeps none of the ${s.sets} sets (their η runs from ${etas[0]} to ${etas[1]})`,
+      message: `the η band [${st.etaMin}, ${st.etaMax}] keeps none of the ${s.sets} sets (their η runs from ${first} to ${last})`,
     });
   }
   if (traits && traits.numClasses < 2)

@@ -12,7 +12,7 @@ import { SyntheticPool } from './pool';
 import { Throttle, type EpochResult, type Progress, RunControl, type SetResult, type SynthesisLosses } from './progress';
 import type { RunReport } from './report';
 import { Rng, STREAM } from './rng';
-import { etaForSet } from './schedule';
+import { setEtas } from './schedule';
 import type { Teacher } from './teacher';
 import { stepsPerEpoch, trainClassifier, type TrainArgs } from './train';
 
@@ -120,7 +120,7 @@ function openRun(opts: RunOptions): RunContext {
   if (issues.length) throw new ConfigError(issues);
   const s = config.synthesis;
   const st = config.student;
-  const etas = Array.from({ length: s.sets }, (_, m) => etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule));
+  const etas = setEtas(s);
   // The student's steps, for the time estimate: the samples of the sets in its η band, less the held-out share.
   const total = etas.filter((eta) => studentUsesEta(st, eta)).length * s.batchSize;
   const nVal = Math.min(total - 1, Math.round(total * st.valFraction));

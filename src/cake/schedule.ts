@@ -1,4 +1,4 @@
-import type { EtaSchedule } from './config';
+import type { EtaSchedule, SynthesisConfig } from './config';
 
 /**
  * η for set m of M: the step size on the inputs (and, with Langevin on, the noise scale). It decays across sets, not
@@ -11,6 +11,11 @@ export function etaForSet(m: number, sets: number, eta0: number, decades: number
   const log =
     schedule === 'linear' ? start - t * decades : start - decades + 0.5 * decades * (1 + Math.cos(Math.PI * t));
   return 10 ** log;
+}
+
+/** η of every set of a run, in set order. */
+export function setEtas(s: Pick<SynthesisConfig, 'sets' | 'eta0' | 'decades' | 'etaSchedule'>): number[] {
+  return Array.from({ length: s.sets }, (_, m) => etaForSet(m, s.sets, s.eta0, s.decades, s.etaSchedule));
 }
 
 /** Learning rate and momentum of one student step under PyTorch's OneCycleLR (two phases, cosine annealing). */

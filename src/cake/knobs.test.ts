@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { presetConfig } from './config';
+import { applySetting, presetConfig } from './config';
 import { allowedValues, KNOBS, knobProblem, RETIRED_SETTINGS, valueAt, type Knob } from './knobs';
 
 /** The README's row for a knob: the table is the source, README shows it. */
@@ -21,6 +21,18 @@ describe('the knob table', () => {
         for (const k of KNOBS) expect(knobProblem(k, valueAt(config, k.key)), `${name} ${k.key}`).toBeNull();
       }
     expect(RETIRED_SETTINGS.filter((k) => keys.includes(k as never))).toEqual([]);
+  });
+
+  it('--set parses each kind, and names a removed setting, a group and an unknown key', () => {
+    const c = presetConfig('quick', { inputShape: [32, 32, 1], numClasses: 10 });
+    expect(applySetting(c, 'synthesis.clampRange', '-2,3').synthesis.clampRange).toEqual([-2, 3]);
+    expect(applySetting(c, 'synthesis.langevin', 'true').synthesis.langevin).toBe(true);
+    expect(applySetting(c, 'synthesis.weights.tv', '5').synthesis.weights.tv).toBe(5);
+    expect(() => applySetting(c, 'synthesis.clampRange', '1')).toThrow('setting "synthesis.clampRange" needs 2 comma-separated numbers, got "1"');
+    expect(() => applySetting(c, 'synthesis.clamp', 'yes')).toThrow('setting "synthesis.clamp" needs true or false, got "yes"');
+    expect(() => applySetting(c, 'synthesis.jitter', '2')).toThrow('unknown setting "synthesis.jitter" (it was removed: every measurement found it useless)');
+    expect(() => applySetting(c, 'synthesis.weights', '2')).toThrow('setting "synthesis.weights" is a group; name one of its fields');
+    expect(() => applySetting(c, 'synthesis.weights.tv.x', '2')).toThrow('unknown setting "synthesis.weights.tv.x"');
   });
 
   it('README’s "Settings (all of them)" lists every knob, as the table has it', () => {

@@ -3,6 +3,7 @@ import { basename, type NamedFile } from './files';
 import { foreignTeacher, type ForeignModel } from './foreign-model';
 import type { HeadRewrite } from './logits';
 import { validateManifest } from './model-json';
+import { ensureComparisonGradients } from './comparison-grads';
 import { ensureStridedSliceGradient } from './strided-slice-grad';
 import { TeacherError } from './teacher-error';
 import type { LoadedTeacher } from './teacher-load';
@@ -98,6 +99,7 @@ export async function loadGraphTeacher(file: NamedFile, json: Json, all: readonl
   const weights = resolveWeights(validateManifest(json.weightsManifest, name), all, file);
   checkFiniteWeights(weights);
   ensureStridedSliceGradient();
+  ensureComparisonGradients();
 
   const placeholders = new Set((topology.node as GraphNode[]).filter((n) => n.op.startsWith('Placeholder')).map((n) => n.name));
   const signatureInputs =

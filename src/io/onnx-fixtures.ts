@@ -25,10 +25,17 @@ export function floatTensor(name: string, t: tf.Tensor, raw = true): Obj {
     : { name, dims: t.shape, data_type: DataType.FLOAT, float_data: Array.from(values) };
 }
 
+/** A JS number as int64; ±2^63 (what 9223372036854775807 becomes as a double) saturates, as exporters write INT64_MAX. */
+const toInt64 = (v: number) => {
+  const b = BigInt(v);
+  const max = 2n ** 63n - 1n;
+  return b > max ? max : b < -max - 1n ? -max - 1n : b;
+};
+
 /** An int64 TensorProto (shapes, axes, indices), raw or in int64_data. */
 export function int64Tensor(name: string, values: number[], dims = [values.length], raw = true): Obj {
   return raw
-    ? { name, dims, data_type: DataType.INT64, raw_data: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) }
+    ? { name, dims, data_type: DataType.INT64, raw_data: new Uint8Array(BigInt64Array.from(values.map(toInt64)).buffer) }
     : { name, dims, data_type: DataType.INT64, int64_data: values };
 }
 

@@ -1,108 +1,34 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AttributeProtoObj, NodeProtoObj } from './onnx-schema';
+import { attrFloat, attrInt, attrInts, attrString, type Attrs } from './onnx-attrs';
+import { einsum } from './onnx-einsum';
+import { instanceNorm, layerNorm } from './onnx-ops-norm';
+import { convTranspose, resize, upsample } from './onnx-ops-resample';
+import { SHAPE_OPS } from './onnx-ops-shape';
+import { reshapeTarget, sliceBounds, squeezeDims, unsqueezeDims } from './onnx-static';
+import {
+  ints,
+  nchw,
+  nhwcOf,
+  normAxis,
+  onnxShape,
+  OpError,
+  padNhwc,
+  prod,
+  spatialPads,
+  stored,
+  tensorVal,
+  type OpContext,
+  type OpFn,
+  type Val,
+} from './onnx-values';
 
-// ONNX operators as differentiable tfjs ops. ONNX tensors are NCHW; tfjs convolutions and pools are NHWC, so a
-// 4-D value may be held transposed (`nhwc: true`): conv, pool, batch norm and element-wise ops keep it that way,
-// and any op that cares about axis order (Flatten, Reshape, Transpose, Concat on other axes, …) gets the NCHW
-// tensor back. A chain conv → relu → pool → conv thus transposes once on the way in and once at the flatten.
-//
-// Values known without running the model (initializers, Constant nodes, and the shape arithmetic PyTorch exports
-// for x.view(x.size(0), -1): Shape, Gather, Unsqueeze, Concat, …) are kept as plain JS arrays (`s`), so reading
-// them never waits on the GPU, and ops that need static arguments (Reshape's shape, Pad's pads) find them there.
+// ONNX operators as differentiable tfjs ops, for the nodes that depend on the model's input (everything known
+// before the run is evaluated in JS by onnx-static.ts). Every op here must have a gradient on every backend CAKE
+// runs on, because synthesis backpropagates to the input through all of them; where tfjs' own op has none
+// (Gather on wasm, DepthToSpace, Einsum) the op is written with ops that do.
 
-export interface Static {
-  data: Float32Array | number[];
-  dims: number[];
-  isInt: boolean;
-}
-
-export interface Val {
-  /** The tensor, when there is one; 4-D tensors may be stored NHWC (see `nhwc`). */
-  t?: tf.Tensor;
-  nhwc?: boolean;
-  /** The values as JS numbers, when known without running tfjs. */
-  s?: Static;
-}
-
-export class OpError extends Error {}
-
-export interface OpContext {
-  opset: number;
-  /** A float tensor for a static value (cached for initializers). */
-  tensorFor(v: Val): tf.Tensor;
-  /** The declared fixed batch size of the model's input, when it has one (PyTorch exports often fix it to 1). */
-  fixedBatch?: number;
-  /** The batch size of the current run. */
-  batch: number;
-}
-
-type Attrs = Map<string, AttributeProtoObj>;
-
-export const attrsOf = (node: NodeProtoObj): Attrs => new Map((node.attribute ?? []).map((a) => [a.name ?? '', a]));
-const attrInt = (a: Attrs, name: string, fallback: number) => (a.has(name) ? Number(a.get(name)!.i ?? fallback) : fallback);
-const attrFloat = (a: Attrs, name: string, fallback: number) => (a.has(name) ? Number(a.get(name)!.f ?? fallback) : fallback);
-const attrInts = (a: Attrs, name: string): number[] | undefined => (a.has(name) ? (a.get(name)!.ints ?? []).map(Number) : undefined);
-const attrString = (a: Attrs, name: string, fallback: string) => {
-  const s = a.get(name)?.s;
-  return s && s.length > 0 ? new TextDecoder().decode(s) : fallback;
-};
-
-const prod = (xs: readonly number[]) => xs.reduce((p, d) => p * d, 1);
-const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
-
-/** The NCHW (ONNX-order) tensor of a value. */
-export function nchw(v: Val, ctx: OpContext): tf.Tensor {
-  if (!v.t) return ctx.tensorFor(v);
-  return v.nhwc ? tf.transpose(v.t, [0, 3, 1, 2]) : v.t;
-}
-
-/** The NHWC tensor of a 4-D value. */
-function nhwcOf(v: Val, ctx: OpContext): tf.Tensor4D {
-  if (v.t && v.nhwc) return v.t as tf.Tensor4D;
-  const t = nchw(v, ctx);
-  if (t.rank !== 4) throw new OpError(`expects a 4-D (N, C, H, W) input, got shape [${t.shape.join(',')}]`);
-  return tf.transpose(t, [0, 2, 3, 1]) as tf.Tensor4D;
-}
-
-const tensorVal = (t: tf.Tensor, nhwc = false): Val => ({ t, nhwc });
-const staticVal = (data: Float32Array | number[], dims: number[], isInt: boolean): Val => ({ s: { data, dims, isInt } });
-
-/** Static integers of an input (shape arguments, axes, pads…). */
-function ints(v: Val | undefined, what: string): number[] {
-  if (!v?.s) throw new OpError(`needs ${what} known before running the model, but it is computed at run time`);
-  return Array.from(v.s.data, Number);
-}
-
-const optionalInput = (inputs: (Val | undefined)[], i: number) => inputs[i];
-
-/** ONNX pads [x1_begin, x2_begin, x1_end, x2_end] for 2-D spatial ops, from auto_pad or pads. */
-function spatialPads(a: Attrs, inH: number, inW: number, kernel: number[], strides: number[], dilations: number[]): [number, number, number, number] {
-  const auto = attrString(a, 'auto_pad', 'NOTSET');
-  if (auto === 'VALID') return [0, 0, 0, 0];
-  if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
-    const total = [inH, inW].map((size, i) => {
-      const out = Math.ceil(size / strides[i]);
-      return Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size);
-    });
-    const small = total.map((t) => Math.floor(t / 2));
-    const big = total.map((t, i) => t - small[i]);
-    return auto === 'SAME_UPPER' ? [small[0], small[1], big[0], big[1]] : [big[0], big[1], small[0], small[1]];
-  }
-  const pads = attrInts(a, 'pads') ?? [0, 0, 0, 0];
-  if (pads.length !== 4) throw new OpError(`has pads [${pads.join(',')}]; only 2-D convolutions and pools are supported`);
-  return pads as [number, number, number, number];
-}
-
-function padNhwc(x: tf.Tensor4D, pads: [number, number, number, number], value = 0): tf.Tensor4D {
-  if (pads.every((p) => p === 0)) return x;
-  const [t, l, b, r] = pads;
-  return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], value);
-}
-
-// --- prepared weights -------------------------------------------------------------------------------------------
-
-/** Per-node tensors derived from initializers once (conv kernels in tfjs layout, folded batch norm). */
-export type Prepared = Map<string, tf.Tensor>;
+export { OpError, type Prepared, type Val, type OpContext } from './onnx-values';
+export { nchw } from './onnx-values';
 
 type ConvKind = 'conv' | 'depthwise' | 'grouped';
 
@@ -121,77 +47,62 @@ function convKernel(w: tf.Tensor, kind: ConvKind, inChannels: number): tf.Tensor
   return tf.transpose(w, [2, 3, 1, 0]);
 }
 
-// --- the operators ----------------------------------------------------------------------------------------------
-
-type OpFn = (inputs: (Val | undefined)[], a: Attrs, ctx: OpContext, node: NodeProtoObj, prepared: Prepared) => Val[];
+// --- element-wise -----------------------------------------------------------------------------------------------
 
 const unary = (fn: (x: tf.Tensor, a: Attrs) => tf.Tensor): OpFn => ([x], a) => {
   if (!x!.t && x!.s) return [tensorVal(fn(tf.tensor(x!.s.data, x!.s.dims, x!.s.isInt ? 'int32' : 'float32'), a))];
   return [tensorVal(fn(x!.t!, a), x!.nhwc)];
 };
 
-/** The constant (static) operand of a binary op reshaped for an NHWC left-hand side, when that is possible. */
-function forNhwc(b: Val, ctx: OpContext): tf.Tensor | undefined {
-  if (!b.s) return undefined;
-  const dims = b.s.dims;
-  const size = prod(dims);
-  if (size === 1) return tf.reshape(ctx.tensorFor(b), []);
-  // Per-channel constants: [C,1,1] or [1,C,1,1].
-  const trimmed = dims.length === 4 && dims[0] === 1 ? dims.slice(1) : dims;
-  if (trimmed.length === 3 && trimmed[1] === 1 && trimmed[2] === 1) return tf.reshape(ctx.tensorFor(b), [trimmed[0]]);
-  return undefined;
+/**
+ * Another operand of an element-wise op with an NHWC-held tensor, in NHWC order: its ONNX shape is broadcast to
+ * rank 4 and moved like the tensor (a reshape when H and W are 1, as for per-channel constants); undefined when it
+ * has more than 4 axes.
+ */
+function alongNhwc(v: Val, ctx: OpContext): tf.Tensor | undefined {
+  if (v.nhwc) return v.t!;
+  const dims = onnxShape(v);
+  if (dims.length > 4) return undefined;
+  const t = v.t ?? ctx.tensorFor(v);
+  if (prod(dims) === 1) return tf.reshape(t, []);
+  const [n, c, h, w] = [...Array(4 - dims.length).fill(1), ...dims];
+  if (h === 1 && w === 1) return tf.reshape(t, [n, 1, 1, c]);
+  return tf.transpose(tf.reshape(t, [n, c, h, w]), [0, 2, 3, 1]);
 }
 
-const binary = (fn: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor): OpFn => ([x, y], _a, ctx) => {
-  const a = x!;
-  const b = y!;
-  if (a.nhwc && b.nhwc) return [tensorVal(fn(a.t!, b.t!), true)];
-  if (a.nhwc) {
-    const c = forNhwc(b, ctx);
-    if (c) return [tensorVal(fn(a.t!, c), true)];
+/** An element-wise op over any number of inputs; stays NHWC when one of them is. */
+const elementwise = (fn: (...xs: tf.Tensor[]) => tf.Tensor): OpFn => (inputs, _a, ctx) => {
+  const vals = inputs.filter((v): v is Val => v !== undefined);
+  if (vals.some((v) => v.nhwc)) {
+    const moved = vals.map((v) => alongNhwc(v, ctx));
+    if (moved.every((t): t is tf.Tensor => t !== undefined)) return [tensorVal(fn(...moved), true)];
   }
-  if (b.nhwc) {
-    const c = forNhwc(a, ctx);
-    if (c) return [tensorVal(fn(c, b.t!), true)];
-  }
-  return [tensorVal(fn(nchw(a, ctx), nchw(b, ctx)))];
+  return [tensorVal(fn(...vals.map((v) => nchw(v, ctx))))];
 };
 
-/** Integer arithmetic on static values (shape computations). */
-const staticBinary = (fn: (x: number, y: number) => number) => (a: Static, b: Static): Static | undefined => {
-  if (!a.isInt || !b.isInt) return undefined;
-  if (prod(b.dims) === 1) return { data: Array.from(a.data, (v) => fn(v, b.data[0])), dims: a.dims, isInt: true };
-  if (prod(a.dims) === 1) return { data: Array.from(b.data, (v) => fn(a.data[0], v)), dims: b.dims, isInt: true };
-  if (String(a.dims) === String(b.dims)) return { data: Array.from(a.data, (v, i) => fn(v, b.data[i])), dims: a.dims, isInt: true };
-  return undefined;
-};
-
-const withStatic = (op: OpFn, onStatic: (a: Static, b: Static) => Static | undefined): OpFn => (inputs, a, ctx, node, prepared) => {
-  const [x, y] = inputs;
-  if (x?.s && y?.s && !x.t && !y.t) {
-    const s = onStatic(x.s, y.s);
-    if (s) return [{ s }];
-  }
-  return op(inputs, a, ctx, node, prepared);
-};
+const binary = (fn: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor): OpFn => elementwise((x, y) => fn(x, y));
+const variadic = (fn: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor): OpFn => elementwise((...xs) => xs.slice(1).reduce(fn, xs[0]));
 
 function softmaxLike(fn: (x: tf.Tensor) => tf.Tensor): OpFn {
   return ([x], a, ctx) => {
-    const t = nchw(x!, ctx);
-    const rank = t.rank;
     if (ctx.opset < 13) {
       // Opset < 13: flatten to 2-D at `axis` (default 1), normalise each row, reshape back.
-      const axis = normAxis(attrInt(a, 'axis', 1), rank);
+      const t = nchw(x!, ctx);
+      const axis = normAxis(attrInt(a, 'axis', 1), t.rank);
       const rows = prod(t.shape.slice(0, axis));
       return [tensorVal(tf.reshape(fn(tf.reshape(t, [rows, -1])), t.shape))];
     }
-    const axis = normAxis(attrInt(a, 'axis', -1), rank);
-    if (axis === rank - 1) return [tensorVal(fn(t))];
-    const perm = [...Array(rank).keys()].filter((d) => d !== axis).concat(axis);
+    const { t, axis, nhwc } = stored(x!, ctx);
+    const ax = axis(attrInt(a, 'axis', -1));
+    const rank = t.rank;
+    if (ax === rank - 1) return [tensorVal(fn(t), nhwc)];
+    const perm = [...Array(rank).keys()].filter((d) => d !== ax).concat(ax);
     const inverse = perm.map((_, i) => perm.indexOf(i));
-    return [tensorVal(tf.transpose(fn(tf.transpose(t, perm)), inverse))];
+    return [tensorVal(tf.transpose(fn(tf.transpose(t, perm)), inverse), nhwc)];
   };
 }
+
+// --- convolution, pooling, normalisation ------------------------------------------------------------------------
 
 const conv: OpFn = (inputs, a, ctx, node, prepared) => {
   const [x, w, b] = inputs;
@@ -299,31 +210,37 @@ const gemm: OpFn = ([A, B, C], a, ctx) => {
   return [tensorVal(y)];
 };
 
+/** MatMul with numpy's rules: 1-D operands get an axis added and removed, batch axes broadcast. */
+const matMul: OpFn = ([x, y], _a, ctx) => {
+  let p = nchw(x!, ctx);
+  let q = nchw(y!, ctx);
+  const vecA = p.rank === 1;
+  const vecB = q.rank === 1;
+  if (vecA) p = tf.reshape(p, [1, -1]);
+  if (vecB) q = tf.reshape(q, [-1, 1]);
+  let out = tf.matMul(p, q);
+  if (vecA || vecB) out = tf.reshape(out, [...out.shape.slice(0, -2), ...(vecA ? [] : [out.shape[out.rank - 2]]), ...(vecB ? [] : [out.shape[out.rank - 1]])]);
+  return [tensorVal(out)];
+};
+
+// --- shapes and axes --------------------------------------------------------------------------------------------
+
 const flatten: OpFn = ([x], a, ctx) => {
-  const axis = attrInt(a, 'axis', 1);
-  if (x!.s && !x!.t) {
-    const ax = normAxis(axis, x!.s.dims.length);
-    return [{ s: { ...x!.s, dims: [prod(x!.s.dims.slice(0, ax)), prod(x!.s.dims.slice(ax))] } }];
-  }
   const t = nchw(x!, ctx);
-  const ax = normAxis(axis, t.rank);
+  const ax = normAxis(attrInt(a, 'axis', 1), t.rank);
   return [tensorVal(tf.reshape(t, [prod(t.shape.slice(0, ax)), prod(t.shape.slice(ax))]))];
 };
 
 const reshape: OpFn = ([x, shapeVal], a, ctx) => {
   let target = ctx.opset < 5 ? (attrInts(a, 'shape') ?? []) : ints(shapeVal, 'its target shape');
-  const allowZero = attrInt(a, 'allowzero', 0) === 1;
-  const inShape = x!.s && !x!.t ? x!.s.dims : nchw(x!, ctx).shape;
-  target = target.map((d, i) => (d === 0 && !allowZero ? inShape[i] : d));
+  const inShape = onnxShape(x!);
   // A batch dimension fixed at export time (x.view(1, -1) from a batch-1 trace): follow the run's batch instead.
   if (ctx.fixedBatch !== undefined && target[0] === ctx.fixedBatch && inShape[0] === ctx.batch && ctx.batch !== ctx.fixedBatch)
     target = [ctx.batch, ...target.slice(1)];
-  if (x!.s && !x!.t) {
-    const size = prod(x!.s.dims);
-    const known = prod(target.filter((d) => d !== -1));
-    return [{ s: { ...x!.s, dims: target.map((d) => (d === -1 ? size / known : d)) } }];
-  }
-  return [tensorVal(tf.reshape(nchw(x!, ctx), target))];
+  const dims = reshapeTarget(inShape, target, attrInt(a, 'allowzero', 0) === 1);
+  // [N,C,1,1] → [N,C] (the flatten after a global pool) reads the same memory in NHWC: no transpose.
+  if (x!.nhwc && x!.t!.shape[1] === 1 && x!.t!.shape[2] === 1 && dims.length === 2 && dims[0] === inShape[0]) return [tensorVal(tf.reshape(x!.t!, dims))];
+  return [tensorVal(tf.reshape(nchw(x!, ctx), dims))];
 };
 
 const transpose: OpFn = ([x], a, ctx) => {
@@ -331,23 +248,42 @@ const transpose: OpFn = ([x], a, ctx) => {
   const rank = t.rank;
   const perm = attrInts(a, 'perm') ?? [...Array(rank).keys()].reverse();
   if (x!.nhwc) {
-    // Compose with the NHWC storage: stored = transpose(canonical, [0,2,3,1]), canonical = transpose(stored, [0,3,1,2]).
+    // Compose with the NHWC storage: canonical = transpose(stored, [0,3,1,2]).
     const composed = perm.map((p) => [0, 3, 1, 2][p]);
+    if (String(composed) === String([0, 3, 1, 2])) return [tensorVal(t, true)];
     return [tensorVal(composed.every((p, i) => p === i) ? t : tf.transpose(t, composed))];
   }
+  // NCHW → NHWC of a plain tensor (tf2onnx's input transpose, read back): hold it as NHWC for free.
+  if (rank === 4 && String(perm) === '0,3,1,2') return [tensorVal(t, true)];
   return [tensorVal(tf.transpose(t, perm))];
 };
 
+const unsqueeze: OpFn = (inputs, a, ctx) => {
+  const [x] = inputs;
+  const axes = ctx.opset < 13 ? (attrInts(a, 'axes') ?? []) : ints(inputs[1], 'its axes');
+  return [tensorVal(tf.reshape(nchw(x!, ctx), unsqueezeDims(onnxShape(x!), axes)))];
+};
+
+const squeeze: OpFn = (inputs, a, ctx) => {
+  const [x] = inputs;
+  const axes = ctx.opset < 13 ? attrInts(a, 'axes') : inputs[1] ? ints(inputs[1], 'its axes') : undefined;
+  const dims = squeezeDims(onnxShape(x!), axes);
+  // [N,C,1,1] → [N,C] from NHWC storage is a plain reshape too.
+  if (x!.nhwc && x!.t!.shape[1] === 1 && x!.t!.shape[2] === 1 && dims.length === 2) return [tensorVal(tf.reshape(x!.t!, dims))];
+  return [tensorVal(tf.reshape(nchw(x!, ctx), dims))];
+};
+
 const concat: OpFn = (inputs, a, ctx) => {
-  const vals = inputs.filter((v): v is Val => v !== undefined);
+  // Empty inputs (a zero-length constant some exporters leave in) add nothing.
+  const given = inputs.filter((v): v is Val => v !== undefined);
+  const nonEmpty = given.filter((v) => prod(onnxShape(v)) > 0);
+  const vals = nonEmpty.length > 0 ? nonEmpty : given;
   const axisAttr = attrInt(a, 'axis', 0);
-  if (vals.every((v) => v.s && !v.t)) {
-    const rank = vals[0].s!.dims.length;
-    const axis = normAxis(axisAttr, rank);
-    if (rank === 1 && axis === 0)
-      return [staticVal(vals.flatMap((v) => Array.from(v.s!.data)), [vals.reduce((s, v) => s + v.s!.dims[0], 0)], vals.every((v) => v.s!.isInt))];
+  // Any NHWC input and all 4-D: concatenate in NHWC (DenseNet's and ShuffleNet's channel concats).
+  if (vals.some((v) => v.nhwc) && vals.every((v) => onnxShape(v).length === 4)) {
+    const ax = [0, 3, 1, 2][normAxis(axisAttr, 4)];
+    return [tensorVal(tf.concat(vals.map((v) => nhwcOf(v, ctx)), ax), true)];
   }
-  if (vals.every((v) => v.nhwc) && normAxis(axisAttr, 4) === 1) return [tensorVal(tf.concat(vals.map((v) => v.t!), 3), true)];
   const ts = vals.map((v) => nchw(v, ctx));
   return [tensorVal(tf.concat(ts, normAxis(axisAttr, ts[0].rank)))];
 };
@@ -355,25 +291,51 @@ const concat: OpFn = (inputs, a, ctx) => {
 const pad: OpFn = (inputs, a, ctx) => {
   const [x, padsVal, valueVal, axesVal] = inputs;
   const mode = attrString(a, 'mode', 'constant');
-  const t = nchw(x!, ctx);
+  const { t, axis, nhwc } = stored(x!, ctx);
   const rank = t.rank;
   let pads = ctx.opset < 11 ? (attrInts(a, 'pads') ?? attrInts(a, 'paddings') ?? []) : ints(padsVal, 'its pads');
   const value = ctx.opset < 11 ? attrFloat(a, 'value', 0) : valueVal?.s ? Number(valueVal.s.data[0] ?? 0) : 0;
-  if (axesVal) {
-    const axes = ints(axesVal, 'its axes').map((ax) => normAxis(ax, rank));
-    const full = Array(2 * rank).fill(0);
-    axes.forEach((ax, i) => {
-      full[ax] = pads[i];
-      full[ax + rank] = pads[i + axes.length];
-    });
-    pads = full;
+  const axes = axesVal ? ints(axesVal, 'its axes') : [...Array(rank).keys()];
+  const n = axes.length;
+  const pairs: [number, number][] = [...Array(rank)].map(() => [0, 0]);
+  axes.forEach((ax, i) => {
+    pairs[axis(ax)] = [pads[i], pads[i + n]];
+  });
+  if (pairs.some(([b, e]) => b < 0 || e < 0)) {
+    // Negative pads crop.
+    const begin = pairs.map(([b]) => Math.max(0, -b));
+    const size = pairs.map(([b, e], d) => t.shape[d] - Math.max(0, -b) - Math.max(0, -e));
+    const cropped = tf.slice(t, begin, size);
+    const rest = pairs.map(([b, e]) => [Math.max(0, b), Math.max(0, e)] as [number, number]);
+    return padded(cropped, rest, mode, value, nhwc);
   }
-  const pairs = [...Array(rank).keys()].map((d) => [pads[d], pads[d + rank]] as [number, number]);
-  if (pairs.some(([b, e]) => b < 0 || e < 0)) throw new OpError('has negative pads (cropping), which is not supported');
-  if (mode === 'constant') return [tensorVal(tf.pad(t, pairs, value))];
-  if (mode === 'reflect') return [tensorVal(tf.mirrorPad(t, pairs, 'reflect'))];
-  throw new OpError(`uses mode "${mode}"; only constant and reflect padding are supported`);
+  return padded(t, pairs, mode, value, nhwc);
 };
+
+/**
+ * Constant padding with tf.pad; edge and reflect padding by concatenating slices of the border (reversed for
+ * reflect): tfjs' mirrorPad gradient only slices dy back and drops what the reflected cells pass on.
+ */
+function padded(t: tf.Tensor, pairs: [number, number][], mode: string, value: number, nhwc: boolean): Val[] {
+  if (pairs.every(([b, e]) => b === 0 && e === 0)) return [tensorVal(t, nhwc)];
+  if (mode === 'constant') return [tensorVal(tf.pad(t, pairs, value), nhwc)];
+  if (mode !== 'edge' && mode !== 'reflect') throw new OpError(`uses mode "${mode}"; constant, reflect and edge padding are supported`);
+  let y = t;
+  pairs.forEach(([b, e], d) => {
+    if (b === 0 && e === 0) return;
+    const n = y.shape[d];
+    const part = (from: number, count: number) => {
+      const begin = y.shape.map((_, k) => (k === d ? from : 0));
+      const size = y.shape.map((m, k) => (k === d ? count : m));
+      return tf.slice(y, begin, size);
+    };
+    if (mode === 'reflect' && (b >= n || e >= n)) throw new OpError(`reflects ${Math.max(b, e)} cells of an axis of ${n}; reflect padding needs fewer than the axis holds`);
+    const before = mode === 'edge' ? Array<tf.Tensor>(b).fill(part(0, 1)) : b > 0 ? [tf.reverse(part(1, b), d)] : [];
+    const after = mode === 'edge' ? Array<tf.Tensor>(e).fill(part(n - 1, 1)) : e > 0 ? [tf.reverse(part(n - 1 - e, e), d)] : [];
+    y = tf.concat([...before, y, ...after], d);
+  });
+  return [tensorVal(y, nhwc)];
+}
 
 const clip: OpFn = (inputs, a, ctx) => {
   const [x, minV, maxV] = inputs;
@@ -391,182 +353,189 @@ const clip: OpFn = (inputs, a, ctx) => {
 
 /** Shape: the run's actual shape (batch included) as static ints; ONNX order even for NHWC-held tensors. */
 const shapeOp: OpFn = ([x], a) => {
-  let dims = x!.t ? [...x!.t.shape] : [...x!.s!.dims];
-  if (x!.nhwc) dims = [dims[0], dims[3], dims[1], dims[2]];
+  const dims = onnxShape(x!);
   const start = normAxis(attrInt(a, 'start', 0), dims.length);
   const end = a.has('end') ? normAxis(attrInt(a, 'end', dims.length), dims.length) : dims.length;
-  const out = dims.slice(start, end);
-  return [staticVal(out, [out.length], true)];
+  const out = dims.slice(Math.max(0, start), Math.max(0, end));
+  return [{ s: { data: out, dims: [out.length], isInt: true } }];
 };
 
-const gather: OpFn = ([x, idx], a, ctx) => {
-  const axis = attrInt(a, 'axis', 0);
-  const indices = ints(idx, 'its indices');
-  if (x!.s && !x!.t && x!.s.dims.length === 1 && normAxis(axis, 1) === 0) {
-    const n = x!.s.dims[0];
-    const out = indices.map((i) => x!.s!.data[i < 0 ? i + n : i]);
-    return [staticVal(out, idx!.s!.dims, x!.s.isInt)];
+const sizeOp: OpFn = ([x]) => [{ s: { data: [prod(onnxShape(x!))], dims: [], isInt: true } }];
+
+/**
+ * Slices of `t` along `axis` at the given indices, concatenated: Gather without tfjs' gather, whose gradient
+ * (UnsortedSegmentSum) the wasm backend does not have. Consecutive indices make one slice.
+ */
+export function gatherBySlices(t: tf.Tensor, axis: number, indices: number[]): tf.Tensor {
+  const runs: [number, number][] = [];
+  for (const i of indices) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === i) last[1]++;
+    else runs.push([i, 1]);
   }
-  const t = nchw(x!, ctx);
-  const ax = normAxis(axis, t.rank);
-  const fixed = indices.map((i) => (i < 0 ? i + t.shape[ax] : i));
-  const g = tf.gather(t, tf.tensor(fixed, idx!.s!.dims.length ? idx!.s!.dims : [], 'int32'), ax);
-  return [tensorVal(g)];
-};
-
-function axesFrom(inputs: (Val | undefined)[], a: Attrs, ctx: OpContext, inputIndex: number, since: number): number[] | undefined {
-  if (ctx.opset < since) return attrInts(a, 'axes');
-  const v = optionalInput(inputs, inputIndex);
-  return v ? ints(v, 'its axes') : undefined;
+  const parts = runs.map(([start, count]) => {
+    const begin = t.shape.map((_, d) => (d === axis ? start : 0));
+    const size = t.shape.map((n, d) => (d === axis ? count : n));
+    return tf.slice(t, begin, size);
+  });
+  return parts.length === 1 ? parts[0] : tf.concat(parts, axis);
 }
 
-const unsqueeze: OpFn = (inputs, a, ctx) => {
-  const [x] = inputs;
-  const axes = axesFrom(inputs, a, ctx, 1, 13) ?? [];
-  const inDims = x!.s && !x!.t ? x!.s.dims : nchw(x!, ctx).shape;
-  const rank = inDims.length + axes.length;
-  const sorted = axes.map((ax) => normAxis(ax, rank)).sort((p, q) => p - q);
-  const dims = [...inDims];
-  for (const ax of sorted) dims.splice(ax, 0, 1);
-  if (x!.s && !x!.t) return [{ s: { ...x!.s, dims } }];
-  return [tensorVal(tf.reshape(nchw(x!, ctx), dims))];
-};
-
-const squeeze: OpFn = (inputs, a, ctx) => {
-  const [x] = inputs;
-  const inDims = x!.s && !x!.t ? x!.s.dims : nchw(x!, ctx).shape;
-  const axes = (axesFrom(inputs, a, ctx, 1, 13) ?? inDims.flatMap((d, i) => (d === 1 ? [i] : []))).map((ax) => normAxis(ax, inDims.length));
-  const dims = inDims.filter((_, i) => !axes.includes(i));
-  if (x!.s && !x!.t) return [{ s: { ...x!.s, dims } }];
-  return [tensorVal(tf.reshape(nchw(x!, ctx), dims))];
+const gather: OpFn = ([x, idx], a, ctx) => {
+  const indexDims = idx!.s?.dims ?? [];
+  const raw = ints(idx, 'its indices');
+  const dims = onnxShape(x!);
+  const axis = normAxis(attrInt(a, 'axis', 0), dims.length);
+  const n = dims[axis];
+  const indices = raw.map((i) => (i < 0 ? i + n : i));
+  if (indices.some((i) => i < 0 || i >= n)) throw new OpError(`has an index outside the axis of size ${n}`);
+  if (indexDims.length === 1) {
+    // Same rank out as in: gather on the stored tensor, NHWC or not.
+    const s = stored(x!, ctx);
+    return [tensorVal(gatherBySlices(s.t, s.axis(axis), indices), s.nhwc)];
+  }
+  const g = gatherBySlices(nchw(x!, ctx), axis, indices);
+  return [tensorVal(tf.reshape(g, [...dims.slice(0, axis), ...indexDims, ...dims.slice(axis + 1)]))];
 };
 
 const slice: OpFn = (inputs, a, ctx) => {
   const [x] = inputs;
-  const starts = ctx.opset < 10 ? (attrInts(a, 'starts') ?? []) : ints(inputs[1], 'its starts');
-  const ends = ctx.opset < 10 ? (attrInts(a, 'ends') ?? []) : ints(inputs[2], 'its ends');
-  const dims = x!.s && !x!.t ? x!.s.dims : nchw(x!, ctx).shape;
-  const rank = dims.length;
-  const axes = (ctx.opset < 10 ? attrInts(a, 'axes') : inputs[3] ? ints(inputs[3], 'its axes') : undefined) ?? starts.map((_, i) => i);
-  const steps = ctx.opset >= 10 && inputs[4] ? ints(inputs[4], 'its steps') : starts.map(() => 1);
-  const begin = dims.map(() => 0);
-  const end = [...dims];
-  const stride = dims.map(() => 1);
-  axes.forEach((ax0, i) => {
-    const ax = normAxis(ax0, rank);
-    const n = dims[ax];
-    const clampIdx = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
-    stride[ax] = steps[i];
-    if (steps[i] > 0) {
-      begin[ax] = clampIdx(starts[i], 0, n);
-      end[ax] = clampIdx(ends[i], 0, n);
-    } else {
-      begin[ax] = clampIdx(starts[i], -1, n - 1);
-      end[ax] = ends[i] < -n ? -1 : clampIdx(ends[i], -1, n - 1);
-    }
+  const old = ctx.opset < 10;
+  const { t, axis, nhwc } = stored(x!, ctx);
+  const dims = onnxShape(x!);
+  const b = sliceBounds(
+    dims,
+    old ? (attrInts(a, 'starts') ?? []) : ints(inputs[1], 'its starts'),
+    old ? (attrInts(a, 'ends') ?? []) : ints(inputs[2], 'its ends'),
+    old ? attrInts(a, 'axes') : inputs[3] ? ints(inputs[3], 'its axes') : undefined,
+    old ? undefined : inputs[4] ? ints(inputs[4], 'its steps') : undefined,
+  );
+  // Bounds in ONNX order, moved to storage order.
+  const begin = new Array<number>(t.rank);
+  const size = new Array<number>(t.rank);
+  const step = new Array<number>(t.rank);
+  dims.forEach((_, d) => {
+    begin[axis(d)] = b.begin[d];
+    size[axis(d)] = b.size[d];
+    step[axis(d)] = b.step[d];
   });
-  if (x!.s && !x!.t && rank === 1) {
-    const out: number[] = [];
-    for (let i = begin[0]; stride[0] > 0 ? i < end[0] : i > end[0]; i += stride[0]) out.push(x!.s.data[i]);
-    return [staticVal(out, [out.length], x!.s.isInt)];
-  }
-  const t = nchw(x!, ctx);
-  if (stride.every((s) => s === 1)) return [tensorVal(tf.slice(t, begin, end.map((e, i) => Math.max(0, e - begin[i]))))];
-  // Negative ends for reversed slices mean "past the start": give stridedSlice an end mask for them.
-  const endMask = end.reduce((m, e, i) => (e < 0 ? m | (1 << i) : m), 0);
-  return [tensorVal(tf.stridedSlice(t, begin, end, stride, 0, endMask))];
+  if (step.every((s) => s === 1)) return [tensorVal(tf.slice(t, begin, size), nhwc)];
+  // Strided: end = begin + size·step, exclusive; a reversed slice that runs past index 0 gets an end mask.
+  const end = begin.map((bg, d) => bg + size[d] * step[d]);
+  const endMask = end.reduce((m, e, d) => (e < 0 ? m | (1 << d) : m), 0);
+  return [tensorVal(tf.stridedSlice(t, begin, end, step, 0, endMask), nhwc)];
 };
 
 const cast: OpFn = ([x], a) => {
   const to = attrInt(a, 'to', 1);
-  const toInt = [2, 3, 4, 5, 6, 7, 9, 12, 13].includes(to);
-  if (x!.s && !x!.t) return [staticVal(toInt ? Array.from(x!.s.data, (v) => Math.trunc(Number(v))) : Float32Array.from(x!.s.data), x!.s.dims, toInt)];
+  if (to === 9) return [tensorVal(tf.cast(x!.t!, 'bool'), x!.nhwc)];
+  const toInt = [2, 3, 4, 5, 6, 7, 12, 13].includes(to);
   return [tensorVal(tf.cast(x!.t!, toInt ? 'int32' : 'float32'), x!.nhwc)];
 };
 
+/** Reductions; NHWC-held tensors reduce in place (PyTorch's x.mean([2, 3]) reduces H, W directly). */
 function reduce(fn: (x: tf.Tensor, axes: number[], keep: boolean) => tf.Tensor, since: number): OpFn {
   return (inputs, a, ctx) => {
     const [x] = inputs;
     const keep = attrInt(a, 'keepdims', 1) === 1;
-    const rank = (x!.t ?? ctx.tensorFor(x!)).rank;
-    let axes = axesFrom(inputs, a, ctx, 1, since);
+    const dims = onnxShape(x!);
+    const rank = dims.length;
+    let axes = ctx.opset < since ? attrInts(a, 'axes') : inputs[1] ? ints(inputs[1], 'its axes') : undefined;
     if (!axes || axes.length === 0) {
       if (attrInt(a, 'noop_with_empty_axes', 0) === 1) return [x!];
       axes = [...Array(rank).keys()];
     }
     axes = axes.map((ax) => normAxis(ax, rank));
-    // Spatial reductions of an NHWC tensor (PyTorch's x.mean([2, 3])): reduce over H, W directly.
-    if (x!.nhwc && [...axes].sort().join() === '2,3') {
-      const y = fn(x!.t!, [1, 2], keep);
-      return [tensorVal(y, keep)];
-    }
-    return [tensorVal(fn(nchw(x!, ctx), axes, keep))];
+    const s = stored(x!, ctx);
+    if (!s.nhwc) return [tensorVal(fn(s.t, axes, keep))];
+    const y = fn(s.t, axes.map(s.axis), true);
+    if (keep) return [tensorVal(y, true)];
+    // Without keepdims the remaining axes must come out in ONNX order: a reshape when storage keeps that order.
+    const left = dims.map((_, d) => d).filter((d) => !axes!.includes(d));
+    const inOrder = left.map(s.axis).every((p, i, ps) => i === 0 || p > ps[i - 1]);
+    const outDims = left.map((d) => dims[d]);
+    return [tensorVal(tf.reshape(inOrder ? y : tf.transpose(y, [0, 3, 1, 2]), outDims))];
   };
 }
 
 const globalPool = (fn: (x: tf.Tensor, axes: number[], keep: boolean) => tf.Tensor): OpFn => ([x], _a, ctx) => [tensorVal(fn(nhwcOf(x!, ctx), [1, 2], true), true)];
 
-const constant: OpFn = (_inputs, a) => {
-  // The value attribute is turned into a static value when the model is read (onnx.ts); these are the scalars.
-  if (a.has('value_float')) return [staticVal(Float32Array.of(attrFloat(a, 'value_float', 0)), [], false)];
-  if (a.has('value_floats')) {
-    const fs = a.get('value_floats')!.floats ?? [];
-    return [staticVal(Float32Array.from(fs), [fs.length], false)];
-  }
-  if (a.has('value_int')) return [staticVal([attrInt(a, 'value_int', 0)], [], true)];
-  if (a.has('value_ints')) {
-    const is = attrInts(a, 'value_ints')!;
-    return [staticVal(is, [is.length], true)];
-  }
-  throw new OpError('has no value this reader understands (value, value_float(s) or value_int(s))');
-};
-
 const identity: OpFn = ([x]) => [x!];
 
-const prelu: OpFn = ([x, slope], _a, ctx) => {
-  const s = slope!.s && x!.nhwc ? forNhwc(slope!, ctx) : undefined;
-  if (x!.nhwc && s) return [tensorVal(tf.prelu(x!.t!, s), true)];
-  return [tensorVal(tf.prelu(nchw(x!, ctx), nchw(slope!, ctx)))];
+const prelu: OpFn = (inputs, a, ctx) => elementwise((x, s) => tf.prelu(x, s))(inputs, a, ctx, {}, new Map());
+
+const gelu = (x: tf.Tensor, a: Attrs) => {
+  if (attrString(a, 'approximate', 'none') === 'tanh') {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  }
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 };
 
-/** Every supported op (the default ONNX domain), by op_type. */
+const reduceL2 = (x: tf.Tensor, axes: number[], keep: boolean) => tf.sqrt(tf.sum(tf.square(x), axes, keep));
+
+/** Every op that runs on tensors (the default ONNX domain), by op_type. */
 export const OPS: Record<string, OpFn> = {
   Conv: conv,
+  ConvTranspose: convTranspose,
   Gemm: gemm,
-  MatMul: ([x, y], _a, ctx) => [tensorVal(tf.matMul(nchw(x!, ctx), nchw(y!, ctx)))],
-  Add: withStatic(binary(tf.add), staticBinary((p, q) => p + q)),
-  Sub: withStatic(binary(tf.sub), staticBinary((p, q) => p - q)),
-  Mul: withStatic(binary(tf.mul), staticBinary((p, q) => p * q)),
-  Div: withStatic(binary(tf.div), staticBinary((p, q) => Math.trunc(p / q))),
-  Max: binary(tf.maximum),
-  Min: binary(tf.minimum),
-  Sum: (inputs, a, ctx, node, prepared) => inputs.slice(1).reduce<Val[]>((acc, v) => binary(tf.add)([acc[0], v], a, ctx, node, prepared), [inputs[0]!]),
+  MatMul: matMul,
+  Einsum: einsum,
+  Add: binary(tf.add),
+  Sub: binary(tf.sub),
+  Mul: binary(tf.mul),
+  Div: binary(tf.div),
   Pow: binary(tf.pow),
+  Max: variadic(tf.maximum),
+  Min: variadic(tf.minimum),
+  Sum: variadic(tf.add),
+  Mean: (inputs, a, ctx, node, prepared) => {
+    const n = inputs.filter((v) => v !== undefined).length;
+    return elementwise((...xs) => tf.div(xs.slice(1).reduce((p, q) => tf.add(p, q), xs[0]), n))(inputs, a, ctx, node, prepared);
+  },
   Relu: unary((x) => tf.relu(x)),
   LeakyRelu: unary((x, a) => tf.leakyRelu(x, attrFloat(a, 'alpha', 0.01))),
   Elu: unary((x, a) => {
     const alpha = attrFloat(a, 'alpha', 1);
     return alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(x), 1)));
   }),
+  Celu: unary((x, a) => {
+    const alpha = attrFloat(a, 'alpha', 1);
+    return tf.add(tf.relu(x), tf.minimum(0, tf.mul(alpha, tf.sub(tf.exp(tf.div(x, alpha)), 1))));
+  }),
   Selu: unary((x) => tf.selu(x)),
   PRelu: prelu,
   Sigmoid: unary((x) => tf.sigmoid(x)),
   HardSigmoid: unary((x, a) => tf.clipByValue(tf.add(tf.mul(x, attrFloat(a, 'alpha', 0.2)), attrFloat(a, 'beta', 0.5)), 0, 1)),
   HardSwish: unary((x) => tf.mul(x, tf.clipByValue(tf.add(tf.div(x, 6), 0.5), 0, 1))),
+  Mish: unary((x) => tf.mul(x, tf.tanh(tf.softplus(x)))),
+  Gelu: unary(gelu),
   Tanh: unary((x) => tf.tanh(x)),
   Softplus: unary((x) => tf.softplus(x)),
+  Softsign: unary((x) => tf.div(x, tf.add(1, tf.abs(x)))),
   Exp: unary((x) => tf.exp(x)),
   Log: unary((x) => tf.log(x)),
   Sqrt: unary((x) => tf.sqrt(x)),
+  Reciprocal: unary((x) => tf.reciprocal(x)),
   Neg: unary((x) => tf.neg(x)),
   Abs: unary((x) => tf.abs(x)),
   Erf: unary((x) => tf.erf(x)),
+  Sin: unary((x) => tf.sin(x)),
+  Cos: unary((x) => tf.cos(x)),
+  Floor: unary((x) => tf.floor(x)),
+  Ceil: unary((x) => tf.ceil(x)),
+  Round: unary((x) => tf.round(x)),
+  Sign: unary((x) => tf.sign(x)),
   Clip: clip,
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
   GlobalAveragePool: globalPool((x, axes, keep) => tf.mean(x, axes, keep)),
   GlobalMaxPool: globalPool((x, axes, keep) => tf.max(x, axes, keep)),
   BatchNormalization: batchNorm,
+  InstanceNormalization: instanceNorm,
+  LayerNormalization: layerNorm,
+  Resize: resize,
+  Upsample: upsample,
   Flatten: flatten,
   Reshape: reshape,
   Transpose: transpose,
@@ -574,10 +543,10 @@ export const OPS: Record<string, OpFn> = {
   Pad: pad,
   Softmax: softmaxLike((x) => tf.softmax(x)),
   LogSoftmax: softmaxLike((x) => tf.logSoftmax(x)),
-  Constant: constant,
   Identity: identity,
   Dropout: identity,
   Shape: shapeOp,
+  Size: sizeOp,
   Gather: gather,
   Unsqueeze: unsqueeze,
   Squeeze: squeeze,
@@ -586,6 +555,13 @@ export const OPS: Record<string, OpFn> = {
   ReduceMean: reduce((x, axes, keep) => tf.mean(x, axes, keep), 18),
   ReduceSum: reduce((x, axes, keep) => tf.sum(x, axes, keep), 13),
   ReduceMax: reduce((x, axes, keep) => tf.max(x, axes, keep), 18),
+  ReduceMin: reduce((x, axes, keep) => tf.min(x, axes, keep), 18),
+  ReduceProd: reduce((x, axes, keep) => tf.prod(x, axes, keep), 18),
+  ReduceL1: reduce((x, axes, keep) => tf.sum(tf.abs(x), axes, keep), 18),
+  ReduceL2: reduce(reduceL2, 18),
+  ReduceSumSquare: reduce((x, axes, keep) => tf.sum(tf.square(x), axes, keep), 18),
+  ReduceLogSumExp: reduce((x, axes, keep) => tf.logSumExp(x, axes, keep), 18),
+  ...SHAPE_OPS,
 };
 
 /** The ops whose outputs are pass-throughs of their first input at inference (for finding a final softmax). */

@@ -132,19 +132,19 @@ describe('ONNX models: refusals', () => {
   it('lists every unsupported op by name', async () => {
     const model = onnxModel({
       node: [
-        node('Resize', ['x', '', 'scales'], ['r']),
+        node('RoiAlign', ['x', 'rois', 'idx'], ['r']),
         node('LSTM', ['r'], ['l1']),
         node('LSTM', ['l1'], ['l2']),
         node('Flatten', ['l2'], ['f']),
         node('MyCustomOp', ['f'], ['y'], [], 'custom'),
       ].map((n, i) => (i === 4 ? { ...n, domain: 'com.example' } : n)),
-      initializer: [floatTensor('scales', tf.tensor([1, 1, 2, 2]))],
+      initializer: [floatTensor('rois', tf.tensor([[0, 0, 1, 1]])), floatTensor('idx', tf.tensor([0]))],
       input: [valueInfo('x', ['N', 3, 8, 8])],
       output: [valueInfo('y', ['N', 10])],
     });
     const e = await loadError([onnxFile('odd.onnx', model)]);
     expect(e.code).toBe('unsupported-op');
-    expect(e.message).toMatch(/^odd\.onnx uses ONNX ops CAKE Studio cannot run yet: Resize, LSTM \(2 nodes\), com\.example\.MyCustomOp; supported are Conv, Gemm, /);
+    expect(e.message).toMatch(/^odd\.onnx uses ONNX ops CAKE Studio cannot run yet: RoiAlign, LSTM \(2 nodes\), com\.example\.MyCustomOp; supported are Conv, ConvTranspose, Gemm, /);
   });
 
   it('a truncated or garbage file', async () => {

@@ -2,8 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { basename, type NamedFile } from './files';
 import { foreignTeacher } from './foreign-model';
 import type { HeadRewrite } from './logits';
-import { attrsOf, nchw, OpError, OPS, PASS_THROUGH_OPS, type OpContext, type Prepared, type Static, type Val } from './onnx-ops';
-import { DataType, modelProto, type GraphProtoObj, type ModelProtoObj, type NodeProtoObj, type TensorProtoObj } from './onnx-schema';
+import { attrsOf } from './onnx-attrs';
+import { nchw, OpError, OPS, PASS_THROUGH_OPS, type OpContext, type Prepared, type Val } from './onnx-ops';
+import { STATIC_OPS } from './onnx-static';
+import { decodeTensor, type Static } from './onnx-tensor';
+import { DataType, modelProto, type GraphProtoObj, type ModelProtoObj, type NodeProtoObj } from './onnx-schema';
+import { ensureComparisonGradients } from './comparison-grads';
 import { ensureStridedSliceGradient } from './strided-slice-grad';
 import { TeacherError } from './teacher-error';
 import type { LoadedTeacher } from './teacher-load';
@@ -15,7 +19,6 @@ import type { LoadedTeacher } from './teacher-load';
 // replacement; a batch size fixed at export time is treated as free.
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
-const prod = (xs: readonly number[]) => xs.reduce((p, d) => p * d, 1);
 
 /** Decode a .onnx file into plain objects (int64 as numbers, bytes as Uint8Array). */
 export function decodeOnnx(data: ArrayBuffer, name: string): ModelProtoObj {
@@ -26,104 +29,6 @@ export function decodeOnnx(data: ArrayBuffer, name: string): ModelProtoObj {
   } catch (e) {
     throw new TeacherError('bad-onnx', `"${name}" is not a readable ONNX model (${firstLine(e)}); it may be truncated or damaged`);
   }
-}
-
-/** IEEE half → float. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
-
-/** A copy of bytes in a fresh, aligned ArrayBuffer (protobufjs hands out views into the whole file). */
-const copyBytes = (b: Uint8Array) => Uint8Array.prototype.slice.call(b).buffer as ArrayBuffer;
-
-const DTYPE_NAMES: Record<number, string> = { 8: 'STRING', 14: 'COMPLEX64', 15: 'COMPLEX128', 0: 'UNDEFINED' };
-
-/** An initializer or Constant tensor as a static value. */
-export function decodeTensor(t: TensorProtoObj, files: readonly NamedFile[], modelName: string): Static {
-  const label = `tensor "${t.name ?? ''}"`;
-  const dims = (t.dims ?? []).map(Number);
-  let raw = t.raw_data && t.raw_data.length > 0 ? t.raw_data : undefined;
-  const external = t.external_data ?? [];
-  if (t.data_location === 1 || external.length > 0) {
-    const kv = new Map(external.map((e) => [e.key ?? '', e.value ?? '']));
-    const location = kv.get('location') ?? '';
-    const file = files.find((f) => basename(f.name) === basename(location));
-    if (!file)
-      throw new TeacherError(
-        'missing-weights',
-        `${modelName} keeps ${label} in the external file "${basename(location)}"; drop that file together with ${modelName}`,
-      );
-    const offset = Number(kv.get('offset') ?? 0);
-    const length = kv.has('length') ? Number(kv.get('length')) : file.data.byteLength - offset;
-    if (offset + length > file.data.byteLength)
-      throw new TeacherError('weights-size', `"${basename(location)}" is too short for ${label} of ${modelName} (needs bytes ${offset}–${offset + length})`);
-    raw = new Uint8Array(file.data, offset, length);
-  }
-  const type = t.data_type ?? 0;
-  let data: Float32Array | number[];
-  let isInt = false;
-  const rawAs = <T>(Ctor: new (b: ArrayBuffer) => T) => new Ctor(copyBytes(raw!));
-  switch (type) {
-    case DataType.FLOAT:
-      data = raw ? rawAs(Float32Array) : Float32Array.from(t.float_data ?? []);
-      break;
-    case DataType.DOUBLE:
-      data = Float32Array.from(raw ? rawAs(Float64Array) : (t.double_data ?? []));
-      break;
-    case DataType.FLOAT16:
-      data = Float32Array.from(raw ? rawAs(Uint16Array) : (t.int32_data ?? []), halfToFloat);
-      break;
-    case DataType.BFLOAT16: {
-      const bits = raw ? rawAs(Uint16Array) : Uint16Array.from(t.int32_data ?? []);
-      data = new Float32Array(Uint32Array.from(bits, (b) => b << 16).buffer);
-      break;
-    }
-    case DataType.INT64:
-      data = raw ? Array.from(rawAs(BigInt64Array), Number) : (t.int64_data ?? []).map(Number);
-      isInt = true;
-      break;
-    case DataType.UINT64:
-      data = raw ? Array.from(rawAs(BigUint64Array), Number) : (t.uint64_data ?? []).map(Number);
-      isInt = true;
-      break;
-    case DataType.UINT32:
-      data = raw ? Array.from(rawAs(Uint32Array)) : (t.uint64_data ?? []).map(Number);
-      isInt = true;
-      break;
-    case DataType.INT32:
-    case DataType.INT16:
-    case DataType.INT8:
-    case DataType.UINT16:
-    case DataType.UINT8:
-    case DataType.BOOL: {
-      if (raw) {
-        const Ctor = { [DataType.INT32]: Int32Array, [DataType.INT16]: Int16Array, [DataType.INT8]: Int8Array, [DataType.UINT16]: Uint16Array, [DataType.UINT8]: Uint8Array, [DataType.BOOL]: Uint8Array }[type]!;
-        data = Array.from(new Ctor(copyBytes(raw)) as ArrayLike<number>);
-      } else data = (t.int32_data ?? []).map(Number);
-      isInt = true;
-      break;
-    }
-    default:
-      throw new TeacherError('bad-onnx', `${modelName} holds ${label} of type ${DTYPE_NAMES[type] ?? type}, which CAKE cannot read`);
-  }
-  const want = prod(dims);
-  if (data.length !== want)
-    throw new TeacherError('bad-onnx', `${modelName}: ${label} holds ${data.length} value${data.length === 1 ? '' : 's'} but its dims [${dims.join(',')}] need ${want}`);
-  if (!isInt) {
-    let bad = 0;
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
-    if (bad > 0)
-      throw new TeacherError(
-        'non-finite-weights',
-        `weight "${t.name ?? ''}" holds ${bad} NaN or infinite value${bad === 1 ? '' : 's'} (of ${data.length}); the model is broken: re-export it from a healthy checkpoint`,
-      );
-  }
-  return { data, dims, isInt };
 }
 
 /** A node failed while running: which one, and why. */
@@ -184,10 +89,32 @@ interface OnnxGraph {
   output: string;
   cut?: { value: string; removed: HeadRewrite };
   opset: number;
+  /** Initializers, and every value folded from constants when the model was read. */
   statics: Map<string, Static>;
+  /** The nodes left to run, by the values they produce. */
   producers: Map<string, NodeProtoObj>;
+  /** Nodes that read only shapes and constants: the same for every batch of one size. */
+  shapeOnly: Set<NodeProtoObj>;
   params: number;
+  /** Nodes evaluated into constants when the model was read. */
+  folded: number;
 }
+
+/** Run one node: in JS when all its inputs are known and the op is one onnx-static.ts evaluates, else with tfjs. */
+function runNode(node: NodeProtoObj, inputs: (Val | undefined)[], ctx: OpContext, prepared: Prepared): Val[] {
+  const op = node.op_type ?? '';
+  const a = attrsOf(node);
+  const staticFn = STATIC_OPS[op];
+  if (staticFn && inputs.every((v) => v === undefined || (v.s !== undefined && v.t === undefined))) {
+    const r = staticFn(inputs.map((v) => v?.s), a, ctx.opset, (node.output ?? []).length);
+    if (r) return r.map((s) => ({ s }));
+  }
+  const fn = OPS[op];
+  if (!fn) throw new OpError('has an input computed from the image, and this op runs only on constants here');
+  return fn(inputs, a, ctx, node, prepared);
+}
+
+const isDefaultDomain = (node: NodeProtoObj) => !node.domain || node.domain === 'ai.onnx';
 
 /** Read and check an ONNX model: one float image input, one output, supported ops; everything named on failure. */
 export function readOnnxGraph(model: ModelProtoObj, files: readonly NamedFile[], name: string): OnnxGraph {
@@ -224,25 +151,54 @@ export function readOnnxGraph(model: ModelProtoObj, files: readonly NamedFile[],
     throw new TeacherError('outputs', `this ONNX model has ${outputs.length} outputs (${outputs.map((o) => o.name).join(', ')}); CAKE needs a single classifier output`);
   const output = outputs[0].name ?? '';
 
-  const producers = new Map<string, NodeProtoObj>();
-  for (const node of graph.node ?? []) {
-    for (const out of node.output ?? []) if (out) producers.set(out, node);
-    if (node.op_type === 'Constant' && (node.output ?? []).length > 0) {
-      const t = attrsOf(node).get('value')?.t;
-      if (t) statics.set(node.output![0], decodeTensor({ ...t, name: t.name || node.output![0] }, files, name));
-    }
-  }
-  const available = new Set([inputName, ...statics.keys()]);
-  const needed = scheduleFor(output, producers, available, name);
+  const allProducers = new Map<string, NodeProtoObj>();
+  for (const node of graph.node ?? []) for (const out of node.output ?? []) if (out) allProducers.set(out, node);
+  const needed = scheduleFor(output, allProducers, new Set([inputName, ...statics.keys()]), name);
+  const used = new Set(needed.flatMap((n) => n.input ?? []));
+  // Parameters: the float initializers the output depends on (constants folded from them are not counted twice).
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const params = [...statics].filter(([k, s]) => !s.isInt && used.has(k) && initializers.has(k)).reduce((sum, [, s]) => sum + s.data.length, 0);
 
-  // Every op the output depends on must be one we can run; list all that are not, once each.
-  const unsupported = new Map<string, number>();
+  // Fold: every node whose inputs are all constants becomes a constant (Constant nodes, F.pad's pads arithmetic,
+  // weights reshaped or transposed by the exporter). The batch size is not known here, so what hangs off Shape(x)
+  // stays, and is evaluated in JS per batch size when the model runs.
+  const remaining: NodeProtoObj[] = [];
+  const foldCtx = { opset, tensorFor: () => tf.scalar(0), batch: 1 } as OpContext;
   for (const node of needed) {
-    const domain = node.domain ?? '';
+    const ins = node.input ?? [];
     const op = node.op_type ?? '';
-    const known = (domain === '' || domain === 'ai.onnx') && op in OPS;
+    if (!isDefaultDomain(node) || !(op in STATIC_OPS) || !ins.every((n) => n === '' || statics.has(n))) {
+      remaining.push(node);
+      continue;
+    }
+    let outs: Val[];
+    try {
+      outs = runNode(node, ins.map((n) => (n === '' ? undefined : { s: statics.get(n) })), foldCtx, new Map());
+    } catch (e) {
+      throw explainOnnxError(new NodeError(node, e), 'run', name) ?? e;
+    }
+    if (!outs.every((v) => v.s)) {
+      remaining.push(node);
+      continue;
+    }
+    (node.output ?? []).forEach((o, i) => {
+      if (o && outs[i]?.s) statics.set(o, outs[i].s!);
+    });
+  }
+
+  // Which values depend on the image's values (not only its shape): those nodes need a tensor op, the others can
+  // be evaluated in JS. Every node must be one of the two, and each op CAKE cannot run is listed once.
+  const data = new Set([inputName]);
+  const shapeOnly = new Set<NodeProtoObj>();
+  const unsupported = new Map<string, number>();
+  for (const node of remaining) {
+    const op = node.op_type ?? '';
+    const onData = op !== 'Shape' && op !== 'Size' && (node.input ?? []).some((n) => data.has(n));
+    if (onData) for (const o of node.output ?? []) data.add(o);
+    else shapeOnly.add(node);
+    const known = isDefaultDomain(node) && (op in OPS || (!onData && op in STATIC_OPS));
     if (!known) {
-      const label = domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op;
+      const label = isDefaultDomain(node) ? op : `${node.domain}.${op}`;
       unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
     }
   }
@@ -254,6 +210,8 @@ export function readOnnxGraph(model: ModelProtoObj, files: readonly NamedFile[],
     );
   }
 
+  const producers = new Map<string, NodeProtoObj>();
+  for (const node of remaining) for (const out of node.output ?? []) if (out) producers.set(out, node);
   // A final Softmax (behind identities) can be cut off for exact logits; a final Sigmoid over several classes too.
   let cut: OnnxGraph['cut'];
   let last = producers.get(output);
@@ -261,10 +219,6 @@ export function readOnnxGraph(model: ModelProtoObj, files: readonly NamedFile[],
   if (last && (last.op_type === 'Softmax' || last.op_type === 'Sigmoid') && last.input?.[0])
     cut = { value: last.input[0], removed: last.op_type === 'Softmax' ? 'softmax removed' : 'sigmoid removed' };
 
-  const used = new Set(needed.flatMap((n) => n.input ?? []));
-  // Parameters: the float initializers the output depends on (Constant nodes are not counted).
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  const params = [...statics].filter(([k, s]) => !s.isInt && used.has(k) && initializers.has(k)).reduce((sum, [, s]) => sum + s.data.length, 0);
   return {
     name,
     inputName,
@@ -275,7 +229,9 @@ export function readOnnxGraph(model: ModelProtoObj, files: readonly NamedFile[],
     opset,
     statics,
     producers,
+    shapeOnly,
     params,
+    folded: needed.length - remaining.length,
   };
 }
 
@@ -284,8 +240,17 @@ export class OnnxExecutor {
   private readonly tensors = new Map<string, tf.Tensor>();
   private readonly prepared: Prepared = new Map();
   private readonly schedules = new Map<string, NodeProtoObj[]>();
+  /**
+   * Per target and batch size: the values of the shape-only nodes, computed on the first run. Later runs of that
+   * size skip those nodes, so the shape arithmetic is folded once the batch is known.
+   */
+  private readonly shapeValues = new Map<string, { values: Map<string, Static>; skip: Set<NodeProtoObj> }>();
 
-  constructor(private readonly graph: OnnxGraph) {}
+  constructor(private readonly graph: OnnxGraph) {
+    // Strided slices and comparisons on the data path need gradients tfjs does not register.
+    ensureStridedSliceGradient();
+    ensureComparisonGradients();
+  }
 
   private schedule(target: string): NodeProtoObj[] {
     let s = this.schedules.get(target);
@@ -328,13 +293,16 @@ export class OnnxExecutor {
         fixedBatch: this.graph.fixedBatch,
         batch: x.shape[0],
       };
-      for (const node of this.schedule(target)) {
+      const key = `${target}\u0000${x.shape[0]}`;
+      const known = this.shapeValues.get(key);
+      if (known) for (const [n, s] of known.values) values.set(n, { s });
+      const schedule = this.schedule(target);
+      for (const node of schedule) {
+        if (known?.skip.has(node)) continue;
         const inputs = (node.input ?? []).map((n) => (n === '' ? undefined : values.get(n)));
         let outs: Val[];
         try {
-          // Constant nodes with a tensor value were read with the graph.
-          if (node.op_type === 'Constant' && values.has(node.output?.[0] ?? '')) continue;
-          outs = OPS[node.op_type ?? ''](inputs, attrsOf(node), ctx, node, this.prepared);
+          outs = runNode(node, inputs, ctx, this.prepared);
         } catch (e) {
           throw new NodeError(node, e);
         }
@@ -342,6 +310,7 @@ export class OnnxExecutor {
           if (o && outs[i]) values.set(o, outs[i]);
         });
       }
+      if (!known) this.shapeValues.set(key, shapeOnlyValues(schedule, this.graph.shapeOnly, values));
       const out = values.get(target)!;
       return out.t ? nchw(out, ctx) : ctx.tensorFor(out);
     });
@@ -353,6 +322,19 @@ export class OnnxExecutor {
     this.tensors.clear();
     this.prepared.clear();
   }
+}
+
+/** The shape-only nodes of a run whose outputs all came out as JS values, with those values. */
+function shapeOnlyValues(schedule: NodeProtoObj[], shapeOnly: Set<NodeProtoObj>, values: Map<string, Val>) {
+  const out = { values: new Map<string, Static>(), skip: new Set<NodeProtoObj>() };
+  for (const node of schedule) {
+    if (!shapeOnly.has(node)) continue;
+    const outs = (node.output ?? []).filter((o) => o !== '');
+    if (!outs.every((o) => values.get(o)?.s && !values.get(o)?.t)) continue;
+    for (const o of outs) out.values.set(o, values.get(o)!.s!);
+    out.skip.add(node);
+  }
+  return out;
 }
 
 /** One sentence for a failure while running or differentiating the graph. */
@@ -378,7 +360,6 @@ function explainOnnxError(e: Error, during: 'run' | 'gradient', name: string): T
 export async function loadOnnxTeacher(file: NamedFile, all: readonly NamedFile[]): Promise<LoadedTeacher> {
   const name = basename(file.name);
   const graph = readOnnxGraph(decodeOnnx(file.data, name), all, name);
-  ensureStridedSliceGradient();
   const executor = new OnnxExecutor(graph);
   const warnings =
     graph.fixedBatch !== undefined && graph.fixedBatch !== -1

@@ -186,6 +186,7 @@ export async function foreignTeacher(model: ForeignModel, all: readonly NamedFil
       logitsFrom,
       params: model.params,
       preprocessing: side.preprocessing,
+      preprocessingFrom: side.preprocessingFrom,
       dataset: side.dataset,
       testAccuracy: side.testAccuracy,
       warnings: [...(model.warnings ?? []), ...side.warnings],

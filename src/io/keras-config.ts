@@ -37,6 +37,16 @@ export function toSnakeCase(name: string): string {
     .toLowerCase();
 }
 
+/**
+ * The Keras major version that wrote a config: from the file's keras_version when it has one, else 3 when the
+ * config has Keras 3's module/registered_name keys.
+ */
+export function kerasMajor(version: string | undefined, config: Json): number {
+  const m = /^(\d+)\./.exec(version ?? '');
+  if (m) return Number(m[1]);
+  return 'module' in config || 'registered_name' in config ? 3 : 2;
+}
+
 /** A dtype as tfjs wants it: Keras 3 writes a DTypePolicy object ("float32", "mixed_float16", …). */
 function dtypeName(dtype: unknown): unknown {
   if (!isObject(dtype)) return dtype;

@@ -54,7 +54,8 @@ export interface LegacyLayerWeights {
   layer: string;
   /** Keras' weight names, in layer.weights order, e.g. "conv2d_1/kernel:0" (Keras 2) or "conv2d/kernel" (Keras 3). */
   names: string[];
-  values: tf.Tensor[];
+  /** Tensors, or an int64 scalar (Normalization's count) as Keras writes it. */
+  values: (tf.Tensor | bigint)[];
 }
 
 /** A model.save("….h5") file: attributes model_config, keras_version, backend; groups model_weights/<layer>/<weight>. */
@@ -75,7 +76,14 @@ export async function kerasH5File(
       const g = mw.create_group(layer);
       const w = opts.weights.find((x) => x.layer === layer);
       writeStringList(g, 'weight_names', w?.names ?? []);
-      w?.names.forEach((n, i) => writeDataset(g, n, w.values[i].dataSync() as Float32Array, w.values[i].shape));
+      w?.names.forEach((n, i) => {
+        const v = w.values[i];
+        if (typeof v === 'bigint') {
+          const parts = n.split('/');
+          const leaf = parts.pop()!;
+          groupAt(g, parts.join('/')).create_dataset({ name: leaf, data: BigInt64Array.of(v), shape: [], dtype: '<q' });
+        } else writeDataset(g, n, v.dataSync() as Float32Array, v.shape);
+      });
     }
   });
   return { name, data };
@@ -108,12 +116,12 @@ export function kerasArchive(name: string, config: unknown, weights: ArrayBuffer
 
 const vs = { class_name: 'VarianceScaling', config: { scale: 1.0, mode: 'fan_avg', distribution: 'uniform', seed: null } };
 const zeros = { class_name: 'Zeros', config: {} };
-const conv2 = (name: string, filters: number, extra: Record<string, unknown> = {}) => ({
+/** A Keras 2 Conv2D layer as Keras writes it (5×5, valid, linear unless `extra` says otherwise). */
+export const conv2 = (name: string, filters: number, extra: Record<string, unknown> = {}) => ({
   class_name: 'Conv2D',
   config: {
     name,
     trainable: true,
-    ...extra,
     filters,
     kernel_size: [5, 5],
     strides: [1, 1],
@@ -129,6 +137,7 @@ const conv2 = (name: string, filters: number, extra: Record<string, unknown> = {
     activity_regularizer: null,
     kernel_constraint: null,
     bias_constraint: null,
+    ...extra,
   },
 });
 const dense2 = (name: string, units: number, activation: string) => ({

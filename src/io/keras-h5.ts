@@ -19,7 +19,9 @@ import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import h5wasm from 'h5wasm';
 import { basename, fileText, type NamedFile } from './files';
-import { isContainer, layerName, layersOf, normaliseKerasLayer, toSnakeCase, unknownLayers } from './keras-config';
+import { isContainer, kerasMajor, layerName, layersOf, normaliseKerasLayer, toSnakeCase, unknownLayers } from './keras-config';
+import './keras-layers';
+import { rewriteForTfjs } from './keras-rewrite';
 import type { KerasSource } from './model-source';
 import { TeacherError } from './teacher-error';
 import type { TeacherFormat } from './teacher-info';
@@ -135,7 +137,10 @@ function floatValues(ds: H5Dataset): Float32Array | string {
   if (v instanceof Float32Array) return v;
   if (v instanceof Float64Array) return Float32Array.from(v);
   if (typeof v === 'number') return Float32Array.of(v);
-  if (ArrayBuffer.isView(v) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array)) return Float32Array.from(v as unknown as ArrayLike<number>);
+  // int64 weights are counters (Normalization's count), small enough for a float.
+  if (v instanceof BigInt64Array || v instanceof BigUint64Array) return Float32Array.from(v, Number);
+  if (typeof v === 'bigint') return Float32Array.of(Number(v));
+  if (ArrayBuffer.isView(v)) return Float32Array.from(v as unknown as ArrayLike<number>);
   const attrDtype = ds.attrs.dtype ? String(ds.attrs.dtype.value) : '';
   return `its dtype ${attrDtype || JSON.stringify(ds.dtype)} is not a float type CAKE can read`;
 }
@@ -302,7 +307,7 @@ async function readH5(file: NamedFile): Promise<KerasModel> {
     if (!isGroup(weightsGroup)) throw new TeacherError('bad-keras', `"${n}" has a model config but no model_weights group, so it holds no trained weights`);
     return { config, kerasVersion, backend: stringAttr(f, 'backend'), weightsGroup: weightsGroup.path };
   });
-  const modelConfig = normaliseKerasLayer(parsed.config);
+  const modelConfig = rewriteForTfjs(normaliseKerasLayer(parsed.config), kerasMajor(parsed.kerasVersion, parsed.config));
   const built = await buildEmpty(modelConfig, n);
   let weights: ResolvedWeights;
   try {
@@ -372,7 +377,7 @@ async function readKeras3(source: KerasSource): Promise<KerasModel> {
   } catch {
     // metadata.json is informational only.
   }
-  const modelConfig = normaliseKerasLayer(config);
+  const modelConfig = rewriteForTfjs(normaliseKerasLayer(config), 3);
   const built = await buildEmpty(modelConfig, name);
   let weights: ResolvedWeights;
   try {

@@ -21,6 +21,7 @@ beforeAll(async () => {
 const TEACHERS: { path: string; inputShape: number[]; classes: number }[] = [
   { path: 'cifar10-resnet32-pytorch-onnx/resnet32.onnx', inputShape: [3, 32, 32], classes: 10 },
   { path: 'cifar10-resnet8-mlperf-keras/pretrainedResnet.h5', inputShape: [32, 32, 3], classes: 10 },
+  { path: 'imagenet-mobilenet-v1-0.25-keras/mobilenet_v1_0.25_224.h5', inputShape: [224, 224, 3], classes: 1000 },
   { path: 'fashion-mnist-mlp-tfjs/model.json', inputShape: [28, 28], classes: 10 },
   { path: 'ml5-doodlenet-tfjs/model.json', inputShape: [28, 28, 1], classes: 345 },
   { path: 'tensorspace-lenet-mnist-graph/model.json', inputShape: [28, 28, 1], classes: 10 },

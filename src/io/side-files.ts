@@ -9,6 +9,8 @@ export interface SideInfo {
   /** Which file the class names came from, for the UI and for warnings. */
   classNamesFrom?: string;
   preprocessing?: Preprocessing;
+  /** Where the preprocessing was read from, in words. */
+  preprocessingFrom?: string;
   dataset?: string;
   testAccuracy?: number;
   /** Things that were found but not used, each one sentence. */
@@ -96,5 +98,8 @@ function readMetadata(meta: Record<string, unknown>, info: SideInfo, candidates:
     (typeof meta.tmVersion === 'string' || typeof meta.packageName === 'string') &&
     (isNumber(meta.imageSize) || String(meta.packageName ?? '').includes('image'));
   if (isTeachableImage && Object.keys(pre).length === 0) Object.assign(pre, { scale: 1 / 127.5, mean: 1, std: 1, inputRange: [-1, 1] });
-  if (Object.keys(pre).length > 0) info.preprocessing = pre;
+  if (Object.keys(pre).length > 0) {
+    info.preprocessing = pre;
+    info.preprocessingFrom = isTeachableImage && !isObject(p) ? "Teachable Machine's metadata.json (its image models take pixel/127.5 − 1)" : 'metadata.json';
+  }
 }

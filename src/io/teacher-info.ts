@@ -62,6 +62,8 @@ export interface TeacherInfo {
   /** Total parameter count. */
   params: number;
   preprocessing?: Preprocessing;
+  /** Where `preprocessing` comes from, in words: metadata.json, or the model's own Rescaling/Normalization layers. */
+  preprocessingFrom?: string;
   /** From our metadata.json, when present. */
   dataset?: string;
   testAccuracy?: number;

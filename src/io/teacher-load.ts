@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Teacher } from '../cake/teacher';
 import { basename, expandZips, type NamedFile } from './files';
 import { finalActivation, logitsReproduce, logitsTopology, logProbabilitiesModel, looksLikeProbabilities } from './logits';
+import { rewriteTopology } from './keras-rewrite';
 import { findModelJson, parseLayersModelJson } from './model-json';
 import { readSideFiles } from './side-files';
 import { TeacherError } from './teacher-error';
@@ -9,7 +10,8 @@ import { loadGraphTeacher, isGraphModelJson } from './graph-model';
 import { findModelSource } from './model-source';
 import { loadOnnxTeacher } from './onnx';
 import { inputLayout, type LogitsSource, type TeacherFormat, type TeacherInfo } from './teacher-info';
-import { checkFiniteWeights, resolveWeights, type ResolvedWeights } from './weights';
+import { preprocessingInModel } from './model-preprocessing';
+import { checkFiniteWeights, resolveWeights, weightValues, type ResolvedWeights } from './weights';
 
 // Loading a teacher from dropped files. The model's format picks the reader (model-source.ts); a tfjs LayersModel,
 // and the Keras files converted to one, then go the same way: check every file before tfjs sees it, build the
@@ -115,7 +117,8 @@ export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
   const modelJson = parseLayersModelJson(found.file, found.json);
   const weights = resolveWeights(modelJson.weightsManifest, all, found.file);
   checkFiniteWeights(weights);
-  return layersTeacher(modelJson.modelTopology, weights, found.file, all, 'tfjs-layers');
+  // A converted Keras model keeps Keras' options (keepdims, groups, …) in its topology.
+  return layersTeacher(rewriteTopology(modelJson.modelTopology), weights, found.file, all, 'tfjs-layers');
 }
 
 /**
@@ -137,10 +140,14 @@ export async function layersTeacher(
   try {
     const { inputShape, numClasses } = checkClassifier(model, topology);
     const side = readSideFiles(all, modelFile, numClasses);
+    // Declared preprocessing (metadata.json) wins; else the model's own Rescaling/Normalization layers tell it.
+    const inModel = side.preprocessing ? undefined : preprocessingInModel(topology, (layer, w) => weightValues(weights, `${layer}/${w}`));
+    const preprocessing = side.preprocessing ?? inModel?.preprocessing;
+    const preprocessingFrom = side.preprocessing ? side.preprocessingFrom : inModel?.from;
 
     let logitsFrom: LogitsSource = 'logits';
     let outputKind: TeacherInfo['outputKind'] = 'logits';
-    const probe = probeBatch(inputShape, side.preprocessing?.inputRange);
+    const probe = probeBatch(inputShape, preprocessing?.inputRange);
     const outputs = model.predict(probe) as tf.Tensor2D;
     try {
       const rewrite = logitsTopology(topology);
@@ -181,7 +188,8 @@ export async function layersTeacher(
       outputKind,
       logitsFrom,
       params: model.countParams(),
-      preprocessing: side.preprocessing,
+      preprocessing,
+      preprocessingFrom,
       dataset: side.dataset,
       testAccuracy: side.testAccuracy,
       warnings: [...warnings, ...side.warnings],

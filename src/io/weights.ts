@@ -128,3 +128,14 @@ function countNonFiniteHalf(data: ArrayBuffer, offset: number, n: number): numbe
   for (let i = 0; i < n; i++) if ((view.getUint16(i * 2, true) & 0x7c00) === 0x7c00) bad++;
   return bad;
 }
+
+/** The float32 values of the weight named `name` (e.g. "normalization/mean"), when there is one. */
+export function weightValues(resolved: ResolvedWeights, name: string): Float32Array | undefined {
+  let offset = 0;
+  for (const spec of resolved.specs) {
+    const bytes = weightByteLength(spec);
+    if (spec.name === name && spec.dtype === 'float32' && !spec.quantization) return new Float32Array(resolved.data.slice(offset, offset + bytes));
+    offset += bytes;
+  }
+  return undefined;
+}

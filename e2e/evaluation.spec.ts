@@ -184,3 +184,19 @@ test('labelled data errors: count mismatch (dropped on the panel), wrong magic, 
   await expect(panel.getByRole('alert')).toHaveText(/images are 36×36, larger than the teacher's 32×32 input/);
   await expect(panel.getByRole('table', { name: 'Teacher confusion matrix' })).toHaveCount(0);
 });
+
+test('a CIFAR binary file: read in the worker, converted to the teacher\'s one channel, scored', async ({ page }) => {
+  await openStudio(page, '', 'wasm');
+  await loadDemo(page);
+  const panel = page.getByRole('region', { name: 'Labelled evaluation' });
+  // Four 32×32 colour records (label byte, then the red, green and blue planes), labels 0, 1, 7, 1.
+  const labels = [0, 1, 7, 1];
+  const bytes = Buffer.alloc(labels.length * 3073);
+  labels.forEach((l, i) => {
+    bytes[i * 3073] = l;
+    for (let p = 0; p < 3072; p++) bytes[i * 3073 + 1 + p] = (p * 7 + i * 31) % 256;
+  });
+  await panel.getByLabel('Labelled data files').setInputFiles([{ name: 'test_batch.bin', mimeType: 'application/octet-stream', buffer: bytes }]);
+  await expect(panel.getByTestId('evaluation-source')).toContainText('4 labelled images from test_batch.bin (CIFAR-10)');
+  await expect(panel.getByTestId('eval-teacher-accuracy')).toHaveText(/^\d+\.\d % \(\d \/ 4\)$/);
+});

@@ -1,9 +1,12 @@
 /**
- * `npm run bench:repro -- --data <dir> --dataset mnist|fashion-mnist --teacher <model.json> --preset <p> [--seeds 3]
- *   [--student lenet5-half] [--set key=value …] [--label text] [--workers N] [--pool-cache <file>] [--no-record]`
+ * `npm run bench:repro -- --data <dir or file> --dataset mnist|fashion-mnist|cifar10 --teacher <model> --preset <p>
+ *   [--seeds 3] [--student lenet5-half] [--set key=value …] [--label text] [--workers N] [--pool-cache <file>]
+ *   [--scale S] [--mean M[,M,M]] [--std S[,S,S]] [--no-record]`
  *
  * Distils the teacher with the engine (exactly what `cake distill` runs), evaluates each student on the data set's
- * t10k split, prints JSON, and appends a row to BENCHMARKS.md. CAKE never sees the data: it is used for the score only.
+ * test split (t10k IDX files; CIFAR-10's test_batch.bin[.gz], the file or its folder), prints JSON, and appends a row
+ * to BENCHMARKS.md. --scale/--mean/--std give the evaluation's preprocessing where the teacher declares none (as in
+ * `cake eval`). CAKE never sees the data: it is used for the score only.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +23,7 @@ import { benchTeacherAndTest } from './bench-setup';
 failInOneLine('bench:repro');
 
 const args = parseArgs(process.argv.slice(2), {
-  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache', 'workers'],
+  values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache', 'workers', 'scale', 'mean', 'std', 'pad'],
   repeated: ['set'],
   flags: ['no-record', 'quiet'],
 });

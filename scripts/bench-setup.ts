@@ -1,11 +1,12 @@
 /**
- * What the accuracy benchmarks share: the teacher from `--teacher`, and the data set's t10k split preprocessed as
- * the teacher declares (else the data set's own normalisation), to score students on. CAKE never sees the data.
+ * What the accuracy benchmarks share: the teacher from `--teacher`, and the data set's test split (MNIST-style IDX
+ * files, or CIFAR-10's test_batch.bin[.gz]) preprocessed as the teacher declares, else as --scale/--mean/--std say,
+ * else by the data set's own normalisation, to score students on. CAKE never sees the data.
  */
 import type { Args } from '../src/cli/args';
 import { required } from '../src/cli/args';
 import { useBackend } from '../src/cli/backend';
-import { DATASETS, findIdx, loadIdxPair, type DatasetName } from '../src/cli/datasets';
+import { cifarTestFile, DATASETS, findIdx, labelledData, loadIdxPair, preprocessingFlags, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
 import type { TeacherTraits } from '../src/cake';
 import { inspectTeacher } from '../src/io/teacher-info';
@@ -14,23 +15,29 @@ import { evaluateAccuracy } from '../src/models/evaluate';
 
 export async function benchTeacherAndTest(args: Args) {
   const dataset = required(args, 'dataset') as DatasetName;
-  if (!(dataset in DATASETS)) throw new Error(`--dataset must be mnist or fashion-mnist`);
+  if (!(dataset in DATASETS)) throw new Error(`--dataset must be one of ${Object.keys(DATASETS).join(', ')}`);
   const backend = await useBackend();
   const teacherFiles = await readTeacherFiles([required(args, 'teacher')]);
   const loaded = await loadTeacher(teacherFiles);
   const info = await inspectTeacher(loaded);
   const spec = DATASETS[dataset];
-  const pre = info.preprocessing ?? {};
-  const test = await findIdx(required(args, 'data'), 't10k');
-  const [h] = info.inputShape;
-  const data = await loadIdxPair(test.images, test.labels, {
-    pad: pre.pad ?? Math.max(0, (h - 28) / 2),
-    scale: pre.scale ?? 1 / 255,
-    mean: pre.mean ?? spec.mean,
-    std: pre.std ?? spec.std,
-  });
+  // The teacher's declared preprocessing, then --scale/--mean/--std, then the data set's own normalisation.
+  const pre = { ...info.preprocessing, ...preprocessingFlags(args) };
+  let data: { x: Float32Array; labels: ArrayLike<number> };
+  if (dataset === 'cifar10') {
+    data = await labelledData({ data: await cifarTestFile(required(args, 'data')) }, { ...info, preprocessing: pre });
+  } else {
+    const test = await findIdx(required(args, 'data'), 't10k');
+    const [h] = info.inputShape;
+    data = await loadIdxPair(test.images, test.labels, {
+      pad: pre.pad ?? Math.max(0, (h - 28) / 2),
+      scale: pre.scale ?? 1 / 255,
+      mean: pre.mean ?? spec.mean,
+      std: pre.std ?? spec.std,
+    });
+  }
   const traits: TeacherTraits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
-  /** Top-1 accuracy, per-class accuracy and confusion of a model on t10k. */
+  /** Top-1 accuracy, per-class accuracy and confusion of a model on the test split. */
   const score = (model: Parameters<typeof evaluateAccuracy>[0]) => evaluateAccuracy(model, data.x, info.inputShape, data.labels, info.numClasses);
   return { dataset, backend, teacherFiles, loaded, info, traits, score };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomConvTeacher } from '../cake/testing';
 import { initNodeBackend } from '../tfjs/node-backend';
+import { rgbPng } from '../io/png-fixtures';
 import { modelFiles } from '../io/test-fixtures';
 import { main } from './main';
 
@@ -128,5 +129,49 @@ describe('cake inspect', () => {
     const info = JSON.parse(r.out);
     expect(info).toMatchObject({ format: 'tfjs-layers', inputShape: [32, 32, 1], numClasses: 10, outputKind: 'logits', inputGradientsFlow: true });
     expect(info.params).toBe(randomConvTeacher(5).countParams());
+  });
+});
+
+describe('cake eval', () => {
+  it('scores a colour model on a CIFAR binary file and on a folder of PNG images per class, with per-channel mean and std', async () => {
+    const teacher = randomConvTeacher(7, [32, 32, 3], 4);
+    const file = await writeModel('colour', teacher);
+    // Six 32×32 RGB images (planar in the CIFAR file, interleaved in the PNGs) labelled 0–3.
+    const n = 6;
+    const labels = Array.from({ length: n }, (_, i) => i % 4);
+    const rgb = Uint8Array.from({ length: n * 32 * 32 * 3 }, (_, i) => (i * 97 + (i >> 7) * 13) % 256);
+    const record = new Uint8Array(n * 3073);
+    for (let i = 0; i < n; i++) {
+      record[i * 3073] = labels[i];
+      for (let p = 0; p < 1024; p++) for (let k = 0; k < 3; k++) record[i * 3073 + 1 + k * 1024 + p] = rgb[(i * 1024 + p) * 3 + k];
+    }
+    await writeFile(path.join(dir, 'test_batch.bin'), record);
+    const pngDir = path.join(dir, 'pngs');
+    for (let i = 0; i < n; i++) {
+      await import('node:fs/promises').then((fs) => fs.mkdir(path.join(pngDir, String(labels[i])), { recursive: true }));
+      await writeFile(path.join(pngDir, String(labels[i]), `${i}.png`), rgbPng(32, 32, rgb.subarray(i * 3072, (i + 1) * 3072)));
+    }
+    const mean = [0.4, 0.5, 0.6];
+    const std = [0.2, 0.25, 0.3];
+    const expected = tf.tidy(() => {
+      const x = tf.div(tf.sub(tf.div(tf.tensor4d(rgb, [n, 32, 32, 3], 'float32'), 255), mean), std);
+      const pred = (teacher.predict(x) as tf.Tensor).argMax(-1).dataSync();
+      return labels.filter((l, i) => pred[i] === l).length;
+    });
+    for (const data of [path.join(dir, 'test_batch.bin'), pngDir]) {
+      const r = await cake('eval', '--model', file, '--data', data, '--scale', '1/255', '--mean', mean.join(','), '--std', std.join(','));
+      expect(r.err).toBe('');
+      const out = JSON.parse(r.out);
+      expect(out).toMatchObject({ correct: expected, total: n, preprocessing: { pad: 0, mean, std } });
+    }
+    const jpeg = path.join(dir, 'jpegs', '0');
+    await import('node:fs/promises').then((fs) => fs.mkdir(jpeg, { recursive: true }));
+    await writeFile(path.join(jpeg, 'a.jpg'), Uint8Array.from([0xff, 0xd8, 0xff, 0xe0]));
+    const refused = await cake('eval', '--model', file, '--data', path.dirname(jpeg), '--scale', '1/255');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/a\.jpg is not a PNG image; outside the browser only PNG images can be read/);
+    const badMean = await cake('eval', '--model', file, '--data', pngDir, '--mean', '0.4,x');
+    expect(badMean.code).toBe(2);
+    expect(badMean.err).toMatch(/--mean needs a number \(or a fraction such as 1\/255\), got "x"/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * "Evaluate on labelled data": optional. The user drops MNIST-style IDX files or a folder of images per class; the
+ * "Evaluate on labelled data": optional. The user drops MNIST-style IDX files, a CIFAR binary file or a folder of images per class; the
  * worker's evaluation module (src/worker/evaluate.ts) preprocesses them as the teacher declares and reports teacher
  * and student accuracy, per-class accuracy and confusion matrices. The data never reaches CAKE.
  */
@@ -37,7 +37,7 @@ async function evaluate(files: WireFile[]): Promise<void> {
 /** Files from the panel's drop or file dialogs (names may carry folder paths). */
 export async function loadLabelledFiles(files: { name: string; file: Blob }[]): Promise<void> {
   if (files.length === 0) {
-    useEvaluation.setState({ status: 'error', error: 'No files were given; drop IDX images and labels, or a folder of images per class.' });
+    useEvaluation.setState({ status: 'error', error: 'No files were given; drop IDX images and labels, a CIFAR binary file, or a folder of images per class.' });
     return;
   }
   useEvaluation.setState({ status: 'reading', error: null });
@@ -230,7 +230,8 @@ export function EvaluationPanel() {
       >
         <p className="dropzone-text">
           Optional. Drop here MNIST-style IDX files (an images file and a labels file, <code>.gz</code> or raw, e.g.{' '}
-          <code>t10k-images-idx3-ubyte.gz</code> + <code>t10k-labels-idx1-ubyte.gz</code>) or a folder holding one sub-folder of images per
+          <code>t10k-images-idx3-ubyte.gz</code> + <code>t10k-labels-idx1-ubyte.gz</code>), a CIFAR binary file (e.g.{' '}
+          <code>test_batch.bin</code>, <code>.gz</code> or raw) or a folder holding one sub-folder of images per
           class (named by class name or index). They are preprocessed as the teacher declares and used only to measure accuracy: they never
           reach CAKE.
         </p>

@@ -1,188 +1,17 @@
 /**
  * Labelled evaluation: the worker's side of the studio's "Evaluate on labelled data" panel. The user's labelled
- * data (IDX images + labels, or a folder of images per class) is read, preprocessed with the teacher's declared
- * preprocessing and run through the teacher and the student, here and only here. Nothing in this module touches
- * CAKE (src/cake): the data never reaches synthesis or student training.
+ * data (IDX images + labels, a CIFAR binary file, or a folder of images per class) is read by
+ * src/io/labelled-data.ts, preprocessed with the teacher's declared preprocessing and run through the teacher and
+ * the student, here and only here. Nothing in this module touches CAKE (src/cake): the data never reaches synthesis
+ * or student training.
  */
 import * as tf from '@tensorflow/tfjs';
-import { evaluateAccuracy } from '../models/evaluate';
-import { readIdx, type IdxArray } from '../io/idx';
+import { EvaluationError, prepareLabelled, type ImageDecoder } from '../io/labelled-data';
 import type { LoadedTeacher } from '../io/teacher-load';
-import type { Command, EvaluationResult, LabelledAccuracy, WireFile } from './protocol';
+import { evaluateAccuracy } from '../models/evaluate';
+import type { Command, EvaluationResult } from './protocol';
 
-export class EvaluationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EvaluationError';
-  }
-}
-
-/** Where the teacher's input puts height, width and channels. */
-export interface InputGeometry {
-  layout: 'NHWC' | 'HW' | 'NCHW' | 'flat';
-  height: number;
-  width: number;
-  channels: number;
-}
-
-/** The teacher's declared preprocessing (metadata.json and friends), as far as it is declared. */
-export interface EvalPreprocessing {
-  pad?: number;
-  scale?: number;
-  mean?: number | number[];
-  std?: number | number[];
-  channelOrder?: string;
-}
-
-/** Labelled pixels: [count, height, width, channels] bytes, channels 1 (grey) or 3 (RGB). */
-export interface LabelledPixels {
-  count: number;
-  height: number;
-  width: number;
-  channels: 1 | 3;
-  pixels: Uint8Array;
-  labels: Int32Array;
-  /** What was read, in words ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz", "digits/ (3 classes)"). */
-  source: string;
-}
-
-export function inputGeometry(inputShape: readonly number[], layout: string): InputGeometry {
-  const s = inputShape;
-  if (layout === 'NHWC' && s.length === 3) return { layout, height: s[0], width: s[1], channels: s[2] };
-  if (layout === 'NCHW' && s.length === 3) return { layout, height: s[1], width: s[2], channels: s[0] };
-  if (layout === 'HW' && s.length === 2) return { layout, height: s[0], width: s[1], channels: 1 };
-  if (layout === 'flat' && s.length === 1) {
-    const side = Math.round(Math.sqrt(s[0]));
-    if (side * side === s[0]) return { layout, height: side, width: side, channels: 1 };
-    throw new EvaluationError(`the teacher takes ${s[0]} flat features, which is not a square grey image; labelled evaluation needs an image input`);
-  }
-  throw new EvaluationError(`the teacher's input [${s.join(' × ')}] is not an image input labelled evaluation can fill`);
-}
-
-/**
- * The zero padding that makes h×w images fit the teacher's H×W input: the declared pad when it fits, none when the
- * sizes already match, else half the difference when both sides grow equally. Throws a specific message otherwise.
- */
-export function fitPadding(h: number, w: number, geometry: InputGeometry, declaredPad?: number): number {
-  const { height: H, width: W } = geometry;
-  if (declaredPad !== undefined && declaredPad > 0 && h + 2 * declaredPad === H && w + 2 * declaredPad === W) return declaredPad;
-  if (h === H && w === W) return 0;
-  const dh = H - h;
-  const dw = W - w;
-  if (dh === dw && dh > 0 && dh % 2 === 0) return dh / 2;
-  const declared = declaredPad ? ` (its declared padding of ${declaredPad} would make them ${h + 2 * declaredPad}×${w + 2 * declaredPad})` : '';
-  throw new EvaluationError(
-    h > H || w > W
-      ? `the images are ${h}×${w}, larger than the teacher's ${H}×${W} input${declared}; they cannot be fitted without cropping`
-      : `the images are ${h}×${w} and cannot be fitted to the teacher's ${H}×${W} input by equal zero padding on every side${declared}`,
-  );
-}
-
-function perChannel(v: number | number[] | undefined, c: number, fallback: number): number {
-  if (Array.isArray(v)) return v[c] ?? v[0] ?? fallback;
-  return v ?? fallback;
-}
-
-/**
- * Labelled pixels as the teacher's input, in its layout: each image zero-padded by `pad` on every side, converted
- * to the teacher's channels (grey replicated, RGB to luma; BGR when declared), then x = (v·scale − mean) / std per
- * channel (scale 1/255, mean 0, std 1 when not declared), so the padding normalises like a black pixel.
- */
-export function toModelInput(data: LabelledPixels, geometry: InputGeometry, pre: EvalPreprocessing, pad: number): Float32Array {
-  const { count: n, height: h, width: w, channels: c, pixels } = data;
-  const { height: H, width: W, channels: C, layout } = geometry;
-  if (h + 2 * pad !== H || w + 2 * pad !== W) throw new EvaluationError(`padding ${pad} does not turn ${h}×${w} into ${H}×${W}`);
-  const scale = pre.scale ?? 1 / 255;
-  const bgr = C === 3 && pre.channelOrder?.toLowerCase() === 'bgr';
-  const tables: Float32Array[] = [];
-  for (let k = 0; k < C; k++) {
-    const mean = perChannel(pre.mean, k, 0);
-    const std = perChannel(pre.std, k, 1);
-    if (!(std !== 0 && Number.isFinite(std))) throw new EvaluationError(`the teacher's declared std must be a non-zero number, got ${std}`);
-    tables.push(Float32Array.from({ length: 256 }, (_, v) => (v * scale - mean) / std));
-  }
-  const out = new Float32Array(n * H * W * C);
-  const chw = layout === 'NCHW';
-  const at = (i: number, y: number, x: number, k: number) => (chw ? ((i * C + k) * H + y) * W + x : ((i * H + y) * W + x) * C + k);
-  for (let i = 0; i < n; i++)
-    for (let y = 0; y < H; y++)
-      for (let x = 0; x < W; x++) {
-        const sy = y - pad;
-        const sx = x - pad;
-        const inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-        const src = ((i * h + sy) * w + sx) * c;
-        for (let k = 0; k < C; k++) {
-          let v = 0;
-          if (inside) {
-            if (c === 1) v = pixels[src];
-            else if (C === 1) v = Math.round(0.299 * pixels[src] + 0.587 * pixels[src + 1] + 0.114 * pixels[src + 2]);
-            else v = pixels[src + (bgr ? 2 - k : k)];
-          }
-          out[at(i, y, x, k)] = tables[k][v];
-        }
-      }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reading the dropped files
-
-const IMAGE_EXT = /\.(png|jpe?g|webp|bmp|gif)$/i;
-const base = (p: string) => p.split('/').pop() ?? p;
-
-/** Which of the dropped files are IDX images and labels; by name first (MNIST names), then by rank. */
-export function readIdxPair(files: WireFile[], numClasses: number): LabelledPixels {
-  const parsed = files.map((f) => ({ name: base(f.name), arr: readIdx(f.data, base(f.name)) }));
-  const kind = (p: { name: string; arr: IdxArray }) => {
-    const n = p.name.toLowerCase();
-    if (/images|idx3/.test(n)) return 'images';
-    if (/labels|idx1/.test(n)) return 'labels';
-    return p.arr.dims.length === 3 ? 'images' : p.arr.dims.length === 1 ? 'labels' : 'other';
-  };
-  let images = parsed.filter((p) => kind(p) === 'images');
-  let labels = parsed.filter((p) => kind(p) === 'labels');
-  // Both the training and the test files: evaluate on the test files.
-  if (images.length > 1 || labels.length > 1) {
-    const test = (p: { name: string }) => /t10k|test/i.test(p.name);
-    if (images.some(test)) images = images.filter(test);
-    if (labels.some(test)) labels = labels.filter(test);
-  }
-  if (images.length !== 1 || labels.length !== 1)
-    throw new EvaluationError(
-      `drop one IDX images file and one IDX labels file (got ${images.length} images file${images.length === 1 ? '' : 's'} and ${labels.length} labels file${labels.length === 1 ? '' : 's'}: ${parsed.map((p) => p.name).join(', ')})`,
-    );
-  const im = images[0];
-  const lb = labels[0];
-  if (im.arr.dims.length !== 3)
-    throw new EvaluationError(`${im.name} has magic ${0x800 + im.arr.dims.length} (${im.arr.dims.length} dimensions); IDX images have magic 2051: [count, rows, columns]`);
-  if (lb.arr.dims.length !== 1)
-    throw new EvaluationError(`${lb.name} has magic ${0x800 + lb.arr.dims.length} (${lb.arr.dims.length} dimensions); IDX labels have magic 2049: [count]`);
-  const [count, height, width] = im.arr.dims;
-  if (lb.arr.dims[0] !== count) throw new EvaluationError(`${im.name} holds ${count} images but ${lb.name} holds ${lb.arr.dims[0]} labels; they must match`);
-  if (count === 0) throw new EvaluationError(`${im.name} holds no images`);
-  const labelsOut = Int32Array.from(lb.arr.data);
-  const bad = labelsOut.findIndex((l) => l >= numClasses);
-  if (bad >= 0) throw new EvaluationError(`${lb.name}: label ${labelsOut[bad]} (image ${bad}) is outside the teacher's ${numClasses} classes`);
-  return { count, height, width, channels: 1, pixels: im.arr.data, labels: labelsOut, source: `${im.name} + ${lb.name}` };
-}
-
-/** The class index a folder name stands for: a class name of the teacher, else a class index. */
-export function classOfFolder(folder: string, numClasses: number, classNames?: string[]): number {
-  const byName = classNames?.findIndex((c) => c.trim().toLowerCase() === folder.trim().toLowerCase()) ?? -1;
-  if (byName >= 0) return byName;
-  if (/^\d+$/.test(folder)) {
-    const i = Number(folder);
-    if (i < numClasses) return i;
-    throw new EvaluationError(`the folder "${folder}" names class ${i}, but the teacher has ${numClasses} classes (0–${numClasses - 1})`);
-  }
-  throw new EvaluationError(
-    `the folder "${folder}" is neither one of the teacher's class names${classNames?.length ? ` (${classNames.slice(0, 5).join(', ')}${classNames.length > 5 ? ', …' : ''})` : ''} nor a class index`,
-  );
-}
-
-/** Decodes one image file to size×size RGBA bytes (the worker: createImageBitmap + OffscreenCanvas). */
-export type ImageDecoder = (data: ArrayBuffer, name: string, width: number, height: number) => Promise<Uint8ClampedArray>;
-
+/** Decodes images with the browser (createImageBitmap + OffscreenCanvas): PNG, JPEG, WebP, BMP, GIF. */
 export const browserDecoder: ImageDecoder = async (data, name, width, height) => {
   let bitmap: ImageBitmap;
   try {
@@ -198,75 +27,9 @@ export const browserDecoder: ImageDecoder = async (data, name, width, height) =>
   return ctx.getImageData(0, 0, width, height).data;
 };
 
-/** A folder of images per class (…/<class>/<image>.png), decoded and resized to the teacher's input less its padding. */
-export async function readImageFolder(
-  files: WireFile[],
-  geometry: InputGeometry,
-  pre: EvalPreprocessing,
-  numClasses: number,
-  classNames: string[] | undefined,
-  decode: ImageDecoder = browserDecoder,
-): Promise<{ data: LabelledPixels; pad: number }> {
-  const images = files.filter((f) => IMAGE_EXT.test(f.name));
-  if (images.length === 0) throw new EvaluationError('no images were found (PNG, JPEG, WebP, BMP or GIF)');
-  const missing = images.find((f) => !f.name.includes('/'));
-  if (missing)
-    throw new EvaluationError(`${missing.name} is not inside a class folder; drop a folder holding one sub-folder per class (named by class name or index)`);
-  const declared = pre.pad ?? 0;
-  const pad = declared > 0 && geometry.height - 2 * declared > 0 && geometry.width - 2 * declared > 0 ? declared : 0;
-  const height = geometry.height - 2 * pad;
-  const width = geometry.width - 2 * pad;
-  const channels: 1 | 3 = geometry.channels === 1 ? 1 : 3;
-  const pixels = new Uint8Array(images.length * height * width * channels);
-  const labels = new Int32Array(images.length);
-  const classes = new Set<number>();
-  for (let i = 0; i < images.length; i++) {
-    const parts = images[i].name.split('/');
-    labels[i] = classOfFolder(parts[parts.length - 2], numClasses, classNames);
-    classes.add(labels[i]);
-    const rgba = await decode(images[i].data, images[i].name, width, height);
-    const off = i * height * width * channels;
-    for (let p = 0; p < height * width; p++) {
-      if (channels === 1) pixels[off + p] = Math.round(0.299 * rgba[4 * p] + 0.587 * rgba[4 * p + 1] + 0.114 * rgba[4 * p + 2]);
-      else for (let k = 0; k < 3; k++) pixels[off + 3 * p + k] = rgba[4 * p + k];
-    }
-  }
-  const root = images[0].name.split('/').length > 2 ? `${images[0].name.split('/')[0]}/` : 'the folder';
-  return {
-    data: { count: images.length, height, width, channels, pixels, labels, source: `${root} (${images.length} images, ${classes.size} classes)` },
-    pad,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Accuracy
-
 /** Accuracy, per-class accuracy and the confusion matrix: the one implementation the CLI uses too. */
 const accuracyAsync = evaluateAccuracy;
 export { accuracyAsync };
-
-/** Read the dropped files into labelled model inputs for this teacher. */
-export async function prepareLabelled(
-  files: WireFile[],
-  info: { inputShape: number[]; layout: string; numClasses: number; classNames?: string[]; preprocessing?: EvalPreprocessing },
-  decode: ImageDecoder = browserDecoder,
-): Promise<{ x: Float32Array; labels: Int32Array; source: string; imageSize: [number, number]; pad: number }> {
-  if (files.length === 0) throw new EvaluationError('no files were given');
-  const geometry = inputGeometry(info.inputShape, info.layout);
-  const pre = info.preprocessing ?? {};
-  const hasImages = files.some((f) => IMAGE_EXT.test(f.name));
-  let data: LabelledPixels;
-  let pad: number;
-  if (hasImages) {
-    ({ data, pad } = await readImageFolder(files, geometry, pre, info.numClasses, info.classNames, decode));
-  } else {
-    const idx = files.filter((f) => !/(^|\/)\.|\.(txt|json|md)$/i.test(f.name));
-    data = readIdxPair(idx, info.numClasses);
-    pad = fitPadding(data.height, data.width, geometry, pre.pad);
-  }
-  const x = toModelInput(data, geometry, pre, pad);
-  return { x, labels: data.labels, source: data.source, imageSize: [data.height, data.width], pad };
-}
 
 /** The worker's `evaluate` command: the accuracies, or an error with a specific message. */
 export async function evaluateCommand(
@@ -276,7 +39,7 @@ export async function evaluateCommand(
 ): Promise<EvaluationResult> {
   if (!teacher) throw new EvaluationError('load a teacher before evaluating on labelled data');
   const info = teacher.info;
-  const prepared = await prepareLabelled(cmd.files, info);
+  const prepared = await prepareLabelled(cmd.files, info, browserDecoder);
   const shape = info.inputShape;
   const teacherAcc = await accuracyAsync(teacher.model, prepared.x, shape, prepared.labels, info.numClasses);
   const studentAcc = student ? await accuracyAsync(student, prepared.x, shape, prepared.labels, info.numClasses) : undefined;

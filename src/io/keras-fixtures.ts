@@ -73,7 +73,8 @@ export async function kerasH5File(
     mw.create_attribute('backend', 'tensorflow');
     mw.create_attribute('keras_version', opts.kerasVersion);
     for (const layer of opts.layerNames) {
-      const g = mw.create_group(layer);
+      // DenseNet's layer names hold slashes ("conv1/conv"): h5py makes the groups along the way.
+      const g = groupAt(mw, layer);
       const w = opts.weights.find((x) => x.layer === layer);
       writeStringList(g, 'weight_names', w?.names ?? []);
       w?.names.forEach((n, i) => {

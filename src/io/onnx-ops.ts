@@ -125,16 +125,19 @@ const conv: OpFn = (inputs, a, ctx, node, prepared) => {
     prepared.set(key, kernel);
   }
   const pads = spatialPads(a, input.shape[1], input.shape[2], kernelShape, strides, dilations);
-  const padded = padNhwc(input, pads);
   const st = strides as [number, number];
   const dil = dilations as [number, number];
+  // The convolution pads itself (explicit padding): a separate Pad before it, and the Slice its gradient needs,
+  // would be two more kernels per convolution on every step.
+  const [top, left, bottom, right] = pads;
+  const explicit = [[0, 0], [top, bottom], [left, right], [0, 0]] as tf.backend_util.ExplicitPadding;
   let y: tf.Tensor4D;
-  if (kind === 'conv') y = tf.conv2d(padded, kernel as tf.Tensor4D, st, 'valid', 'NHWC', dil);
-  else if (kind === 'depthwise') y = tf.depthwiseConv2d(padded, kernel as tf.Tensor4D, st, 'valid', 'NHWC', dil);
+  if (kind === 'conv') y = tf.conv2d(input, kernel as tf.Tensor4D, st, explicit, 'NHWC', dil);
+  else if (kind === 'depthwise') y = tf.depthwiseConv2d(padNhwc(input, pads), kernel as tf.Tensor4D, st, 'valid', 'NHWC', dil);
   else {
-    const xs = tf.split(padded, group, 3);
+    const xs = tf.split(input, group, 3);
     const ks = tf.split(kernel as tf.Tensor4D, group, 3);
-    y = tf.concat(xs.map((xi, i) => tf.conv2d(xi as tf.Tensor4D, ks[i] as tf.Tensor4D, st, 'valid', 'NHWC', dil)), 3) as tf.Tensor4D;
+    y = tf.concat(xs.map((xi, i) => tf.conv2d(xi as tf.Tensor4D, ks[i] as tf.Tensor4D, st, explicit, 'NHWC', dil)), 3) as tf.Tensor4D;
   }
   if (b) y = tf.add(y, ctx.tensorFor(b)) as tf.Tensor4D;
   return [tensorVal(y, true)];

@@ -62,11 +62,24 @@ export function zipEntryNames(data: ArrayBuffer): string[] {
   return names;
 }
 
+/** Each file is sniffed (and, when text, decoded) once, however many readers ask about it. */
+const kinds = new WeakMap<NamedFile, FileKind>();
+const texts = new WeakMap<NamedFile, string>();
+
 /**
  * What a file is, from its bytes first and its name second: users rename files, and a wrong extension should not
  * turn a clear "this is an ONNX file" into a confusing parse error.
  */
 export function detectKind(file: NamedFile): FileKind {
+  let kind = kinds.get(file);
+  if (kind === undefined) {
+    kind = sniffKind(file);
+    kinds.set(file, kind);
+  }
+  return kind;
+}
+
+function sniffKind(file: NamedFile): FileKind {
   const b = bytesOf(file.data, 64);
   const lower = basename(file.name).toLowerCase();
   if (file.data.byteLength === 0) return 'empty';
@@ -198,5 +211,10 @@ export function expandZips(files: readonly NamedFile[]): NamedFile[] {
 
 /** The bytes of a file as UTF-8 text, without a byte-order mark. */
 export function fileText(file: NamedFile): string {
-  return new TextDecoder('utf-8').decode(file.data).replace(/^\uFEFF/, '');
+  let text = texts.get(file);
+  if (text === undefined) {
+    text = new TextDecoder('utf-8').decode(file.data).replace(/^\uFEFF/, '');
+    texts.set(file, text);
+  }
+  return text;
 }

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { basename, type NamedFile } from './files';
-import { foreignTeacher, type ForeignModel } from './foreign-model';
 import type { HeadRewrite } from './logits';
 import { validateManifest } from './model-json';
 import { ensureComparisonGradients } from './comparison-grads';
 import { ensureStridedSliceGradient } from './strided-slice-grad';
 import { TeacherError } from './teacher-error';
-import type { LoadedTeacher } from './teacher-load';
+import type { Network } from './network';
 import { checkFiniteWeights, resolveWeights } from './weights';
 
 // TensorFlow.js graph models (tensorflowjs_converter's output for SavedModels and frozen graphs): model.json holds
@@ -83,8 +82,8 @@ function relaxBatch(topology: Json, signature: unknown, inputs: Set<string>): nu
   return fixed;
 }
 
-/** Load a graph model from its parsed model.json and the dropped files. */
-export async function loadGraphTeacher(file: NamedFile, json: Json, all: readonly NamedFile[]): Promise<LoadedTeacher> {
+/** Read a graph model from its parsed model.json and the dropped files. */
+export async function readGraphModel(file: NamedFile, json: Json, all: readonly NamedFile[]): Promise<Network> {
   const name = basename(file.name);
   const kind = json.format === 'graph-model' ? 'a graph model (format: graph-model)' : 'a graph model (a legacy one without format)';
   const source = json.modelTopology;
@@ -128,7 +127,6 @@ export async function loadGraphTeacher(file: NamedFile, json: Json, all: readonl
     throw new TeacherError('build-failed', `TensorFlow.js could not read the graph model in ${name}: ${first}`);
   }
 
-  let foreign: ForeignModel;
   try {
     const inputs = model.inputs;
     if (inputs.length !== 1)
@@ -165,7 +163,7 @@ export async function loadGraphTeacher(file: NamedFile, json: Json, all: readonl
         ? [`the graph model's input declares a fixed batch of ${fixedBatch}; CAKE runs it on batches of any size`]
         : [];
     const g = model;
-    foreign = {
+    return {
       format: 'tfjs-graph',
       modelFile: file,
       inputName: nodeName(input.name),
@@ -182,8 +180,6 @@ export async function loadGraphTeacher(file: NamedFile, json: Json, all: readonl
     model.dispose();
     throw e;
   }
-  // From here on foreignTeacher owns the model (and disposes it if loading fails).
-  return foreignTeacher(foreign, all);
 }
 
 /** One sentence for an op tfjs cannot run or differentiate, naming the op. */

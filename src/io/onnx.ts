@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { basename, type NamedFile } from './files';
-import { foreignTeacher } from './foreign-model';
 import type { HeadRewrite } from './logits';
 import { attrsOf } from './onnx-attrs';
 import { nchw, OpError, OPS, PASS_THROUGH_OPS, type OpContext, type Prepared, type Val } from './onnx-ops';
@@ -10,7 +9,7 @@ import { DataType, modelProto, type GraphProtoObj, type ModelProtoObj, type Node
 import { ensureComparisonGradients } from './comparison-grads';
 import { ensureStridedSliceGradient } from './strided-slice-grad';
 import { TeacherError } from './teacher-error';
-import type { LoadedTeacher } from './teacher-load';
+import type { Network } from './network';
 
 // ONNX models (torch.onnx.export, tf2onnx, keras2onnx): the protobuf is decoded with protobufjs from the schema in
 // onnx-schema.ts, initializers become tfjs tensors, and the graph is run node by node with the differentiable tfjs
@@ -356,8 +355,8 @@ function explainOnnxError(e: Error, during: 'run' | 'gradient', name: string): T
   return undefined;
 }
 
-/** Load an ONNX model from a .onnx file (and any external-data files dropped with it). */
-export async function loadOnnxTeacher(file: NamedFile, all: readonly NamedFile[]): Promise<LoadedTeacher> {
+/** Read an ONNX model from a .onnx file (and any external-data files dropped with it). */
+export function readOnnxNetwork(file: NamedFile, all: readonly NamedFile[]): Network {
   const name = basename(file.name);
   const graph = readOnnxGraph(decodeOnnx(file.data, name), all, name);
   const executor = new OnnxExecutor(graph);
@@ -365,20 +364,17 @@ export async function loadOnnxTeacher(file: NamedFile, all: readonly NamedFile[]
     graph.fixedBatch !== undefined && graph.fixedBatch !== -1
       ? [`the ONNX model's input declares a fixed batch of ${graph.fixedBatch}; CAKE runs it on batches of any size`]
       : [];
-  return foreignTeacher(
-    {
-      format: 'onnx',
-      modelFile: file,
-      inputName: graph.inputName,
-      inputShape: graph.inputShape,
-      params: graph.params,
-      layerName: 'OnnxGraph',
-      run: (x) => executor.run(x),
-      cut: graph.cut && { removed: graph.cut.removed, run: (x) => executor.run(x, graph.cut!.value) },
-      warnings,
-      explain: (e, during) => explainOnnxError(e, during, name),
-      dispose: () => executor.dispose(),
-    },
-    all,
-  );
+  return {
+    format: 'onnx',
+    modelFile: file,
+    inputName: graph.inputName,
+    inputShape: graph.inputShape,
+    params: graph.params,
+    layerName: 'OnnxGraph',
+    run: (x) => executor.run(x),
+    cut: graph.cut && { removed: graph.cut.removed, run: (x) => executor.run(x, graph.cut!.value) },
+    warnings,
+    explain: (e, during) => explainOnnxError(e, during, name),
+    dispose: () => executor.dispose(),
+  };
 }

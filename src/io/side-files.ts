@@ -39,11 +39,23 @@ function sideFile(files: readonly NamedFile[], name: string, modelDir: string): 
   return hits.find((f) => dirname(f.name) === modelDir) ?? hits[0];
 }
 
+/** The side files next to a model, read once: class-name lists not yet matched to the model, and the metadata. */
+export interface SideFiles {
+  /** Class-name lists in the order they are tried: class_names.txt, labels.txt, metadata.json. */
+  candidates: { from: string; names: string[] }[];
+  preprocessing?: Preprocessing;
+  preprocessingFrom?: string;
+  dataset?: string;
+  testAccuracy?: number;
+  warnings: string[];
+}
+
 /**
  * Read class names and preprocessing from the side files next to `modelFile`. Never throws: a broken side file
- * becomes a warning, because the model itself is still usable.
+ * becomes a warning, because the model itself is still usable. Class names are matched to the model later
+ * (classNamesFor), once its class count is known.
  */
-export function readSideFiles(files: readonly NamedFile[], modelFile: NamedFile, numClasses: number): SideInfo {
+export function readSideFiles(files: readonly NamedFile[], modelFile: NamedFile): SideFiles {
   const dir = dirname(modelFile.name);
   const info: SideInfo = { warnings: [] };
   const candidates: { from: string; names: string[] }[] = [];
@@ -62,8 +74,14 @@ export function readSideFiles(files: readonly NamedFile[], modelFile: NamedFile,
     }
     if (isObject(meta)) readMetadata(meta, info, candidates);
   }
+  return { candidates, ...info };
+}
 
-  for (const c of candidates) {
+/** The first class-name list with the model's class count; the others become warnings. */
+export function classNamesFor(side: SideFiles, numClasses: number): SideInfo {
+  const info: SideInfo = { ...side, warnings: [...side.warnings] };
+  delete (info as Partial<SideFiles>).candidates;
+  for (const c of side.candidates) {
     if (c.names.length === numClasses) {
       info.classNames = c.names;
       info.classNamesFrom = c.from;

@@ -12,10 +12,12 @@ import { TeacherError } from './teacher-error';
 import type { Network } from './network';
 
 // ONNX models (torch.onnx.export, tf2onnx, keras2onnx): the protobuf is decoded with protobufjs from the schema in
-// onnx-schema.ts, initializers become tfjs tensors, and the graph is run node by node with the differentiable tfjs
-// ops of onnx-ops.ts, in an order sorted from the nodes' inputs (files do not always list nodes topologically).
-// The teacher keeps the model's own input layout (NCHW for PyTorch exports), so the student is a drop-in
-// replacement; a batch size fixed at export time is treated as free.
+// onnx-schema.ts and initializers become JS values (onnx-tensor.ts). When the model is read, every node whose inputs
+// are all constants is folded into a constant (onnx-static.ts); the rest runs node by node, in an order sorted from
+// the nodes' inputs (files do not always list nodes topologically): what depends only on the input's shape in JS,
+// once per batch size, and everything on the data with the differentiable tfjs ops of onnx-ops.ts. The teacher
+// keeps the model's own input layout (NCHW for PyTorch exports), so the student is a drop-in replacement; a batch
+// size fixed at export time is treated as free.
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
 

@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
+import { presetConfig } from '../cake/config';
+import { Rng } from '../cake/rng';
+import { synthesizeSet } from '../cake/synthesis';
+import { teacherFromModel } from '../cake/testing';
 import { buildStudent } from '../models/students';
 
 // Test-only: the models the exporters are checked on. Every student architecture of the zoo over every input
@@ -158,4 +162,22 @@ export function onnxChecker(bytes: Uint8Array): { ok: boolean; message: string }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The demo teacher under public/ (a LeNet-5 trained on MNIST, 99.25 % on t10k): a trained model in the repository. */
+export async function demoTeacherModel(): Promise<tf.LayersModel> {
+  const json = JSON.parse(readFileSync('public/demo-teacher/model.json', 'utf8'));
+  const weights = readFileSync('public/demo-teacher/weights.bin');
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }),
+  );
+}
+
+/** One CAKE set of `count` samples synthesised against `model` (the quick preset's losses, `steps` steps): inputs like the student learns from. */
+export async function syntheticSamples(model: tf.LayersModel, count: number, steps = 16, seed = 9): Promise<tf.Tensor> {
+  const inputShape = model.inputs[0].shape.slice(1) as number[];
+  const numClasses = model.outputs[0].shape[1] as number;
+  const cfg = presetConfig('quick', { inputShape, numClasses }, seed).synthesis;
+  const set = await synthesizeSet({ teacher: teacherFromModel(model), cfg: { ...cfg, batchSize: count, steps }, set: 0, eta: 0.01, rng: Rng.derive(seed, 1, 0) });
+  return tf.tensor(set.x, [count, ...inputShape]);
 }

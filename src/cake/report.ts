@@ -30,4 +30,37 @@ export interface RunReport {
     valLoss: number;
     msPerStep: number;
   };
+  /** Sizes, agreement and speed of the student's tfjs variants against the teacher; absent where not measured. */
+  deploy?: DeployReport;
+}
+
+/** Milliseconds per image at batch 1 and batch 32 (median of timed runs after warm-up). */
+export interface InferenceTime {
+  batch1: number;
+  batch32: number;
+}
+
+/** One tfjs variant of the student as a user would load it: its bytes, how closely it follows the float student, its speed. */
+export interface VariantReport {
+  format: 'tfjs-float32' | 'tfjs-float16' | 'tfjs-uint8';
+  /** Bytes of its weights file. */
+  bytes: number;
+  /** Top-1 agreement with the float32 student on fresh synthetic samples (1 for the float32 student itself). */
+  agreement: number;
+  /** On labelled data, when given: agreement with the float32 student, and accuracy. */
+  labelled?: { agreement: number; accuracy: number };
+  msPerImage: InferenceTime;
+  /** The teacher's time divided by this variant's, per batch size. */
+  speedup: InferenceTime;
+}
+
+/** What deploying the student buys, measured on the run's backend after the run. */
+export interface DeployReport {
+  backend: string;
+  /** Fresh synthetic samples the variants were compared on: one more CAKE set, outside the student's pool. */
+  samples: number;
+  labelledSamples?: number;
+  teacher: { params: number; msPerImage: InferenceTime; accuracy?: number };
+  student: { params: number };
+  variants: VariantReport[];
 }

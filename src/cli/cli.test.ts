@@ -2,27 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomConvTeacher } from '../cake/testing';
 import { initNodeBackend } from '../tfjs/node-backend';
 import { rgbPng } from '../io/png-fixtures';
 import { modelFiles } from '../io/test-fixtures';
-import { main } from './main';
-
-/** Runs the CLI in-process, capturing stdout and stderr. */
-async function cake(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+import { cake } from './testing';
 
 let dir: string;
 

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -11,22 +12,35 @@ import {
 } from '../cake';
 import type { SetSynthesizer } from '../cake/parallel';
 import { exportStudent } from '../io/export';
+import { exportFiles, parseFormats, type ExportFormat } from '../io/export-formats';
 import { inspectTeacher } from '../io/teacher-info';
 import { loadTeacher } from '../io/teacher-load';
+import { deploySummary, freshSamples, measureDeployment } from '../models/deploy';
 import { buildStudent } from '../models/students';
-import { numberOpt, parseArgs, required, UsageError } from './args';
+import { numberOpt, parseArgs, required, UsageError, type Args } from './args';
+import { labelledData, preprocessingFlags } from './datasets';
+import { writeFormat } from './export';
 import { readTeacherFiles } from './node-files';
 import { ProgressLine } from './progress-line';
 import { synthesisWorkers, useBackend } from './backend';
 
 export const DISTILL_USAGE =
-  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] [--workers N] --out <dir>';
+  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] [--workers N] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
+
+/** `--format a,b` (or repeated): the extra formats to write beside the float student. */
+function formatsOf(args: Args): ExportFormat[] {
+  try {
+    return parseFormats((args.repeated.get('format') ?? []).join(','));
+  } catch (e) {
+    throw new UsageError(`--format: ${(e as Error).message}`);
+  }
+}
 
 /** `cake distill`: teacher files in, a student (model.json + weights.bin) and report.json out. */
 export async function distill(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers'],
-    repeated: ['teacher', 'set'],
+    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers', 'images', 'labels', 'data'],
+    repeated: ['teacher', 'set', 'format'],
     flags: ['quiet'],
   });
   const teacherPaths = [...(args.repeated.get('teacher') ?? []), ...args.positionals];
@@ -38,6 +52,8 @@ export async function distill(argv: string[]): Promise<void> {
   const backend = await useBackend(args.values.get('backend'));
   const line = new ProgressLine();
   const quiet = args.flags.has('quiet');
+  const formats = formatsOf(args);
+  if (args.values.has('images') !== args.values.has('labels')) throw new UsageError('--images and --labels go together');
 
   const teacherFiles = await readTeacherFiles(teacherPaths);
   const loaded = await loadTeacher(teacherFiles);
@@ -78,10 +94,39 @@ export async function distill(argv: string[]): Promise<void> {
       onProgress: quiet ? undefined : (p) => line.update(p),
     });
     line.done();
+
+    // What the student is worth deployed: its tfjs variants against the teacher, on one fresh CAKE set.
+    if (!quiet) line.log('measuring the student\'s variants: a fresh synthetic set, agreement, inference time');
+    const labelled =
+      args.values.has('images') || args.values.has('data')
+        ? await labelledData(
+            { data: args.values.get('data'), images: args.values.get('images'), labels: args.values.get('labels') },
+            { ...info, preprocessing: { ...info.preprocessing, ...preprocessingFlags(args) } },
+          )
+        : undefined;
+    const samples = await freshSamples(loaded.teacher, config);
+    const labelledX = labelled && tf.tensor(labelled.x, [labelled.labels.length, ...info.inputShape]);
+    try {
+      report.deploy = await measureDeployment({
+        teacher: loaded.teacher,
+        teacherParams: info.params,
+        student: model,
+        samples,
+        labelled: labelledX && labelled ? { x: labelledX, labels: labelled.labels } : undefined,
+      });
+    } finally {
+      tf.dispose([samples, ...(labelledX ? [labelledX] : [])]);
+    }
+    if (!quiet) for (const l of deploySummary(report.deploy)) line.log(l);
+
     const { modelJson, weights } = await exportStudent(model);
     await mkdir(out, { recursive: true });
     await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
     await writeFile(path.join(out, 'weights.bin'), new Uint8Array(weights));
+    // The student keeps the teacher's input name, so an ONNX teacher's student drops into the same code.
+    const written = [];
+    for (const format of formats)
+      written.push(await writeFormat(format, await exportFiles(model, format, { inputName: info.inputName, classNames: info.classNames }), out, true));
     const full = { ...report, preset, studentNote: built.note, teacherInfo: info, command: `cake distill ${argv.join(' ')}` };
     await writeFile(path.join(out, 'report.json'), JSON.stringify(full, null, 2));
     // The student is a drop-in replacement: it inherits the teacher's class names and input preprocessing.
@@ -93,6 +138,7 @@ export async function distill(argv: string[]): Promise<void> {
       dataset: info.dataset,
     };
     await writeFile(path.join(out, 'metadata.json'), JSON.stringify(metadata, null, 2));
+    for (const w of written) if (w.dir) await writeFile(path.join(w.dir, 'metadata.json'), JSON.stringify(metadata, null, 2));
     process.stdout.write(
       JSON.stringify({
         out,
@@ -102,6 +148,8 @@ export async function distill(argv: string[]): Promise<void> {
         agreement: report.studentTraining.agreement,
         timings: report.timings,
         backend: report.backend,
+        deploy: report.deploy,
+        formats: written.map(({ format, files, bytes }) => ({ format, files, bytes })),
       }) + '\n',
     );
     model.dispose();

@@ -2,11 +2,13 @@ import { UsageError } from './args';
 import { BENCH_USAGE, bench } from './bench';
 import { DISTILL_USAGE, distill } from './distill';
 import { EVAL_USAGE, evaluate } from './eval';
+import { EXPORT_USAGE, exportCommand } from './export';
 import { INSPECT_USAGE, inspect } from './inspect';
 import { TRAIN_TEACHER_USAGE, trainTeacherCommand } from './train-teacher';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; usage: string; about: string }> = {
   distill: { run: distill, usage: DISTILL_USAGE, about: 'distil a teacher into a student with CAKE' },
+  export: { run: exportCommand, usage: EXPORT_USAGE, about: 'a student in another format: ONNX, Keras .h5, tfjs with float16 or 8-bit weights' },
   inspect: { run: inspect, usage: INSPECT_USAGE, about: 'print what a teacher is, as JSON' },
   eval: { run: evaluate, usage: EVAL_USAGE, about: 'accuracy of a model on labelled IDX data' },
   'train-teacher': { run: trainTeacherCommand, usage: TRAIN_TEACHER_USAGE, about: 'train a demo teacher on MNIST or Fashion-MNIST' },

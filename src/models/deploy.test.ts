@@ -12,7 +12,7 @@ beforeAll(async () => {
   await initNodeBackend();
 });
 
-const quickTiming = { warmup: 1, runs: 5, budgetMs: 400 };
+const quickTiming = { warmup: 1, warmupMs: 0, minRuns: 5, minMs: 50, budgetMs: 400 };
 
 describe('msPerImage', () => {
   it('tells a large network from a tiny one, and a batch of 32 costs less per image than 32 batches of 1', async () => {

@@ -127,7 +127,7 @@ export function deploySummary(d: DeployReport): string[] {
   for (const v of d.variants)
     lines.push(
       `  ${v.format.padEnd(13)} ${(v.bytes / 1024).toFixed(1).padStart(8)} KiB  agrees ${(v.agreement * 100).toFixed(1)} % on ${d.samples} fresh samples` +
-        `${v.labelled ? `, ${(v.labelled.accuracy * 100).toFixed(2)} % accurate` : ''}  ${ms(v.msPerImage)}  ${v.speedup.batch1.toFixed(1)}× / ${v.speedup.batch32.toFixed(1)}× faster`,
+        `${v.labelled ? `, ${(v.labelled.accuracy * 100).toFixed(2)} % accurate` : ''}  ${ms(v.msPerImage)}  speed-up ×${v.speedup.batch1.toFixed(1)} / ×${v.speedup.batch32.toFixed(1)}`,
     );
   return lines;
 }

@@ -7,12 +7,14 @@ import type { InferenceTime } from '../cake/report';
 // a shared machine.
 
 export interface TimingOptions {
-  /** Untimed runs first (default 3). */
+  /** Untimed runs first: this many (default 3; one when a run exceeds `budgetMs`), and for at least `warmupMs` (default 100). */
   warmup?: number;
-  /** Timed runs (default 15); fewer when `budgetMs` runs out, but at least `minRuns`. */
-  runs?: number;
+  warmupMs?: number;
+  /** Timed runs: at least `minRuns` (default 5) and for at least `minMs` (default 300), so sub-millisecond models get hundreds of runs. */
   minRuns?: number;
-  /** Wall-clock budget for the timed runs of one batch size (default 3 s), so a large teacher stays affordable. */
+  minMs?: number;
+  /** At most `maxRuns` (default 1000); past `budgetMs` (default 3 s) three timed runs do, so a large teacher stays affordable. */
+  maxRuns?: number;
   budgetMs?: number;
 }
 
@@ -24,7 +26,7 @@ const median = (xs: number[]) => {
 
 /** Median milliseconds per image of `run` on a seeded batch of `batch` inputs of `inputShape`. */
 export async function msPerImage(run: (x: tf.Tensor) => tf.Tensor, inputShape: readonly number[], batch: number, opts: TimingOptions = {}): Promise<number> {
-  const { warmup = 3, runs = 15, minRuns = 3, budgetMs = 3000 } = opts;
+  const { warmup = 3, warmupMs = 100, minRuns = 5, minMs = 300, maxRuns = 1000, budgetMs = 3000 } = opts;
   const x = tf.randomNormal([batch, ...inputShape], 0, 1, 'float32', 1);
   const once = async () => {
     const start = performance.now();
@@ -34,10 +36,20 @@ export async function msPerImage(run: (x: tf.Tensor) => tf.Tensor, inputShape: r
     return performance.now() - start;
   };
   try {
-    for (let i = 0; i < warmup; i++) await once();
+    const warmStart = performance.now();
+    for (let i = 0; i < maxRuns; i++) {
+      await once();
+      const elapsed = performance.now() - warmStart;
+      if ((i + 1 >= warmup && elapsed >= warmupMs) || elapsed >= budgetMs) break;
+    }
     const times: number[] = [];
     const begin = performance.now();
-    while (times.length < runs && (times.length < minRuns || performance.now() - begin < budgetMs)) times.push(await once());
+    for (;;) {
+      times.push(await once());
+      const elapsed = performance.now() - begin;
+      const enough = (times.length >= minRuns && elapsed >= minMs) || (times.length >= 3 && elapsed >= budgetMs);
+      if (enough || times.length >= maxRuns) break;
+    }
     return median(times) / batch;
   } finally {
     x.dispose();

@@ -34,7 +34,7 @@ export interface RunReport {
   deploy?: DeployReport;
 }
 
-/** Milliseconds per image at batch 1 and batch 32 (median of timed runs after warm-up). */
+/** Milliseconds per image at batch 1 and batch 32: the median of timed samples after warm-up (src/models/speed.ts). */
 export interface InferenceTime {
   batch1: number;
   batch32: number;

@@ -12,7 +12,8 @@ import {
 } from '../cake';
 import type { SetSynthesizer } from '../cake/parallel';
 import { exportStudent } from '../io/export';
-import { exportFiles, parseFormats, type ExportFormat } from '../io/export-formats';
+import { exportFiles } from '../io/export-formats';
+import { parseFormats, type ExportFormat } from '../io/format-names';
 import { inspectTeacher } from '../io/teacher-info';
 import { loadTeacher } from '../io/teacher-load';
 import { deploySummary, freshSamples, measureDeployment } from '../models/deploy';

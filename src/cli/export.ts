@@ -1,6 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EXPORT_FORMATS, exportFiles, parseFormats, type ExportFormat } from '../io/export-formats';
+import { exportFiles } from '../io/export-formats';
+import { EXPORT_FORMATS, parseFormats, type ExportFormat } from '../io/format-names';
 import { loadTeacher } from '../io/teacher-load';
 import { parseArgs, required, UsageError } from './args';
 import { useBackend } from './backend';

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CakeConfig } from '../cake/config';
-import { STREAM } from '../cake/pipeline';
 import type { DeployReport, InferenceTime, VariantReport } from '../cake/report';
-import { Rng } from '../cake/rng';
-import { etaForSet } from '../cake/schedule';
+import { Rng, STREAM } from '../cake/rng';
+import { setEtas } from '../cake/schedule';
 import { synthesizeSet } from '../cake/synthesis';
 import type { Teacher } from '../cake/teacher';
 import { compareOutputs } from '../io/agreement';
@@ -26,7 +25,7 @@ export async function freshSamples(teacher: Teacher, config: CakeConfig): Promis
     teacher,
     cfg: s,
     set: s.sets,
-    eta: etaForSet(Math.floor(s.sets / 2), s.sets, s.eta0, s.decades, s.etaSchedule),
+    eta: setEtas(s)[Math.floor(s.sets / 2)],
     rng: Rng.derive(config.seed, STREAM.synthesis, s.sets),
   });
   return tf.tensor(set.x, [s.batchSize, ...teacher.inputShape]);

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { downloadStudent } from './actions';
+import { DeployPanel } from './DeployPanel';
 import { formatBytes, formatDuration, formatInt, formatPercent } from './format';
 import { useStudio } from './store';
 
@@ -100,6 +101,7 @@ export function ResultPanel() {
         <code>settings.json</code>; with the box ticked, also <code>pool.bin</code> (every synthetic sample and its label, read by{' '}
         <code>decodePool</code>).
       </p>
+      <DeployPanel deploy={report.deploy} teacherBytes={summary.teacher.bytes} />
     </section>
   );
 }

@@ -10,6 +10,7 @@ import {
   type BackendChoice,
   type CakeConfig,
   type EvaluationResult,
+  type ExportFormat,
   type RunOptions,
   type RunRecord,
   type TeacherCard,
@@ -351,6 +352,18 @@ export async function downloadStudent(includePool = false): Promise<void> {
     saveBlob(zip.data, zip.filename, 'application/zip');
   } catch (e) {
     raise('download', `The student could not be packed: ${(e as Error).message}`);
+  }
+}
+
+/** The finished student in another format: one .onnx or .h5 file, or a zip of a quantized tfjs model. */
+export async function downloadFormat(format: ExportFormat): Promise<void> {
+  const s = useStudio.getState();
+  const settings = settingsFile(s.settings, s.result?.report.config ?? resolveSettings(s.settings, traitsOf(s)).config);
+  try {
+    const file = await request('export-format', { format, settings });
+    saveBlob(file.data, file.filename, file.mime);
+  } catch (e) {
+    raise('download', `The student could not be exported as ${format}: ${(e as Error).message}`);
   }
 }
 

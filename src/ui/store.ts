@@ -14,6 +14,7 @@ import type {
   RunEvent,
   MemorySample,
   RunRecord,
+  DeployReport,
   RunReport,
   StudentArchInfo,
   StudentProgress,
@@ -399,6 +400,13 @@ export function runFinished(runId: number, report: RunReport, summary: ResultSum
   const s = get();
   if (s.run.runId !== runId) return;
   set({ run: { ...s.run, status: 'done' }, result: { report, summary } });
+}
+
+/** The student's variants, measured after the run ended: they join the result's report if it is still that run's. */
+export function deployMeasured(runId: number, deploy: DeployReport): void {
+  const s = get();
+  if (s.run.runId !== runId || !s.result) return;
+  set({ result: { ...s.result, report: { ...s.result.report, deploy } } });
 }
 
 export function setCheckpoint(runId: number, checkpoint: Partial<CheckpointState> & { id: string }): void {

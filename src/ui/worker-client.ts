@@ -12,6 +12,7 @@ import {
   backendChosen,
   checkpointsStopped,
   clearAlerts,
+  deployMeasured,
   isRunActive,
   raise,
   runFinished,
@@ -274,6 +275,9 @@ function onEvent(e: WorkerEvent): void {
       break;
     case 'run-done':
       runFinished(e.runId, e.report, e.summary);
+      break;
+    case 'deploy-measured':
+      deployMeasured(e.runId, e.deploy);
       break;
     case 'run-stopped':
       setRunStatus(e.runId, 'stopped');

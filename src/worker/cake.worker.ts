@@ -11,6 +11,7 @@ import { STUDENT_ARCHS } from '../models/students';
 import { onWebGpuDeviceLost, webGpuDeviceLost } from './backend';
 import { benchCommand } from './bench-command';
 import { deleteRun } from './checkpoints';
+import { formatFile } from './deploy-command';
 import { evaluateCommand } from './evaluate';
 import { loadTeacherFiles } from './load-teacher';
 import type { Command, CommandOf, Prediction, ProbeTiming, Replies, RequestType } from './protocol';
@@ -132,6 +133,12 @@ const HANDLERS: { [K in Command['type']]: Handler<K> } = {
     cancelsProbe: false,
     run: (cmd) => resultZip(session.result, cmd.settings, cmd.includePool),
     transfer: (zip) => [zip.data],
+  },
+  'export-format': {
+    queue: 'serial',
+    cancelsProbe: false,
+    run: (cmd) => formatFile(session.result, cmd.format, cmd.settings),
+    transfer: (file) => [file.data],
   },
   'download-run': { queue: 'serial', cancelsProbe: false, run: (cmd) => historyZip(cmd.id), transfer: (zip) => [zip.data] },
   predict: { queue: 'serial', cancelsProbe: false, run: predict, transfer: (p) => [p.data] },

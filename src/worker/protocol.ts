@@ -8,13 +8,15 @@
  */
 import { studentSets, type CakeConfig, type PresetName } from '../cake/config';
 import type { EpochResult, Progress, SynthesisLosses } from '../cake/progress';
-import type { RunReport } from '../cake/report';
+import type { DeployReport, RunReport } from '../cake/report';
+import type { ExportFormat } from '../io/format-names';
 
 export { PRESET_NAMES, presetConfig, validateConfig, applySetting, inputChannels } from '../cake/config';
 export { KNOBS, RETIRED_SETTINGS, findKnob, formatKnob, valueAt, type Knob, type KnobGroup, type KnobKey } from '../cake/knobs';
 export type { CakeConfig, ConfigIssue, PresetName, TeacherTraits } from '../cake/config';
 export type { EpochResult, Progress, StudentProgress, SynthesisLosses, SynthesisProgress } from '../cake/progress';
-export type { RunReport } from '../cake/report';
+export type { DeployReport, InferenceTime, RunReport, VariantReport } from '../cake/report';
+export { EXPORT_FORMATS, FORMAT_ABOUT, type ExportFormat } from '../io/format-names';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared shapes
@@ -260,6 +262,8 @@ export type Command =
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'export-student'; requestId: number; settings: unknown; includePool?: boolean }
+  /** The finished student in another format (ONNX, Keras, quantized tfjs), as one file or a zip. */
+  | { type: 'export-format'; requestId: number; format: ExportFormat; settings: unknown }
   | { type: 'predict'; requestId: number; model: 'student' | 'teacher'; data: ArrayBuffer; shape: number[] }
   /** Diagnostics: throw an uncaught error in the worker (used to test crash recovery). */
   | { type: 'crash'; reason?: string }
@@ -313,6 +317,8 @@ export type WorkerEvent =
   | { type: 'run-state'; runId: number; state: 'running' | 'paused' }
   | { type: 'run-events'; runId: number; events: RunEvent[] }
   | { type: 'run-done'; runId: number; report: RunReport; summary: ResultSummary }
+  /** After `run-done`: the student's tfjs variants measured against the teacher (sizes, agreement, speed). */
+  | { type: 'deploy-measured'; runId: number; deploy: DeployReport }
   | { type: 'run-stopped'; runId: number }
   | { type: 'run-error'; runId: number; message: string }
   /** The one answer to a request (a command with a requestId): `value` is `Replies[that command's type]`. */
@@ -332,6 +338,11 @@ export interface StudentZip {
   filename: string;
 }
 
+/** A student file to save: a zip, or one model file (.onnx, .h5). */
+export interface StudentFile extends StudentZip {
+  mime: string;
+}
+
 /** Model outputs for a batch of inputs (diagnostics and tests). */
 export interface Prediction {
   /** Float32, [batch, ...]. */
@@ -347,6 +358,7 @@ export interface Replies {
   estimate: ProbeTiming;
   evaluate: EvaluationResult;
   'export-student': StudentZip;
+  'export-format': StudentFile;
   'download-run': StudentZip;
   predict: Prediction;
   bench: BenchResult;

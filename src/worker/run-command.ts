@@ -12,7 +12,8 @@ import { loadTeacherFiles } from './load-teacher';
 import { encodedPoolBytes, type CommandOf, type ResultSummary, type RunOptions, type RunRecord, type TeacherCard, type WireFile } from './protocol';
 import { Checkpointer, loadResume, newRecord, postRuns, type ResumePoint } from './run-history';
 import { driveRun } from './run-loop';
-import { asLayersModel, errorText, type Session } from './session';
+import { measureAfterRun } from './deploy-command';
+import { asLayersModel, errorText, type RunResult, type Session } from './session';
 import { createBrowserSetSynthesizer, defaultSynthesisWorkers } from './synth-pool';
 
 /** `start`: a new run on the loaded teacher. Answers with run events; ends with run-done, run-stopped or run-error. */
@@ -93,6 +94,7 @@ async function runWith(session: Session, args: RunArgs): Promise<void> {
   const pool = args.pool ?? new SyntheticPool(sampleSize, card.numClasses, args.config.synthesis.batchSize);
   const setsLeft = args.config.synthesis.sets - pool.chunks.length;
   let synthesizer: SetSynthesizer | undefined;
+  let result: RunResult | undefined;
   // Everything after runStarted sits in the try, so that a failure anywhere ends the run (and frees it) the same way.
   try {
     synthesizer = await synthesisHelpers(b.name, args.options.synthesisWorkers, files, setsLeft, studentAugments(args.config.student));
@@ -132,7 +134,16 @@ async function runWith(session: Session, args: RunArgs): Promise<void> {
       studentSec: report.timings.studentSec,
       totalSec: report.timings.totalSec,
     };
-    session.resultReady({ student: outcome.student, pool: outcome.pool, report, summary, modelJson: exported.modelJson, weights: exported.weights });
+    result = {
+      student: outcome.student,
+      pool: outcome.pool,
+      report,
+      summary,
+      modelJson: exported.modelJson,
+      weights: exported.weights,
+      teacherInput: { inputName: card.inputName, classNames: card.classNames },
+    };
+    session.resultReady(result);
     post({ type: 'run-done', runId, report, summary });
     await checkpoints.end(
       'done',
@@ -164,6 +175,8 @@ async function runWith(session: Session, args: RunArgs): Promise<void> {
     session.runEnded();
     await synthesizer?.dispose();
   }
+  // After the run (a new one may start meanwhile): what the student is worth deployed, for the result panel.
+  if (result) await measureAfterRun(session, runId, { teacher: loaded.teacher, params: card.params }, result, args.config);
 }
 
 /**

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunControl } from '../cake';
 import type { SyntheticPool } from '../cake/pool';
-import type { RunReport } from '../cake/report';
+import type { DeployReport, RunReport } from '../cake/report';
 import type { LoadedTeacher } from '../io/teacher-load';
 import { chooseBackend } from './backend';
 import type { BackendChoice, BackendInfo, ResultSummary, TeacherCard, WireFile } from './protocol';
@@ -27,6 +27,8 @@ export interface RunResult {
   summary: ResultSummary;
   modelJson: object;
   weights: ArrayBuffer;
+  /** The teacher's input name and class names, which the student's other formats carry. */
+  teacherInput: { inputName?: string; classNames?: string[] };
 }
 
 export interface ActiveRun {
@@ -99,6 +101,13 @@ export class Session {
   resultReady(result: RunResult): void {
     this.current.result?.student.dispose();
     this.current.result = result;
+  }
+
+  /** The student's variants were measured after its run; they join its report if it is still the result. */
+  deployMeasured(result: RunResult, deploy: DeployReport): boolean {
+    if (this.current.result !== result) return false;
+    result.report = { ...result.report, deploy };
+    return true;
   }
 
   probeStarted(control: RunControl, done: Promise<unknown>): void {

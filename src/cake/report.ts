@@ -57,6 +57,8 @@ export interface VariantReport {
 /** What deploying the student buys, measured on the run's backend after the run. */
 export interface DeployReport {
   backend: string;
+  /** What the times count: elapsed time (the studio), or the process's CPU time (the CLI, single-threaded wasm). */
+  clock: 'wall' | 'cpu';
   /** Fresh synthetic samples the variants were compared on: one more CAKE set, outside the student's pool. */
   samples: number;
   labelledSamples?: number;

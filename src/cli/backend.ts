@@ -16,6 +16,15 @@ export async function useBackend(name = 'wasm'): Promise<string> {
 }
 
 /**
+ * This process's CPU time in milliseconds, for timing inference (src/models/speed.ts): the wasm backend runs in one
+ * thread in Node, so its CPU time is the work's own time, which other processes on a shared machine do not inflate.
+ */
+export function cpuClock(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
  * `--workers N`: synthesis sets on N worker threads (one wasm thread each; wasm threads themselves crash in Node).
  * The default is one per core, at most 2 (measured: 2 workers make ~1.6x the sets per second of one on 2 idle cores);
  * 1 keeps synthesis in this thread. The cpu backend stays in-process (its workers would run wasm).

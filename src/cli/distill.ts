@@ -23,7 +23,7 @@ import { labelledData, preprocessingFlags } from './datasets';
 import { writeFormat } from './export';
 import { readTeacherFiles } from './node-files';
 import { ProgressLine } from './progress-line';
-import { synthesisWorkers, useBackend } from './backend';
+import { cpuClock, synthesisWorkers, useBackend } from './backend';
 
 export const DISTILL_USAGE =
   'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] [--workers N] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
@@ -114,6 +114,8 @@ export async function distill(argv: string[]): Promise<void> {
         student: model,
         samples,
         labelled: labelledX && labelled ? { x: labelledX, labels: labelled.labels } : undefined,
+        timing: { clock: cpuClock },
+        clock: 'cpu',
       });
     } finally {
       tf.dispose([samples, ...(labelledX ? [labelledX] : [])]);

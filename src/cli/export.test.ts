@@ -54,6 +54,7 @@ describe('cake distill --format', () => {
     const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
     expect(report.deploy).toEqual(summary.deploy);
     expect(report.deploy.samples).toBe(report.config.synthesis.batchSize);
+    expect(report.deploy.clock).toBe('cpu');
     expect(report.deploy.variants.map((v: { format: string }) => v.format)).toEqual(['tfjs-float32', 'tfjs-float16', 'tfjs-uint8']);
 
     const float = await loadTfjs(out);

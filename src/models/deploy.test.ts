@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { presetConfig } from '../cake/config';
 import { teacherFromModel } from '../cake/testing';
 import { demoTeacherModel } from '../io/export-fixtures';
 import { initNodeBackend } from '../tfjs/node-backend';
 import { deploySummary, freshSamples, measureDeployment } from './deploy';
-import { msPerImage } from './speed';
+import { msPerImage, timeInferences } from './speed';
 import { buildStudent } from './students';
 
 beforeAll(async () => {
@@ -33,18 +33,29 @@ describe('msPerImage', () => {
     // A virtual clock that only the runs move, 0.137 ms each, read in whole milliseconds: timed one at a time, a run
     // would read 0 (or 1 when it crosses a tick).
     let now = 0;
-    const clock = vi.spyOn(performance, 'now').mockImplementation(() => Math.floor(now));
-    try {
-      const run = (x: tf.Tensor) => {
-        now += 0.137;
-        return tf.zerosLike(x);
-      };
-      const measured = await msPerImage(run, [1], 1, quickTiming);
-      expect(measured).toBeGreaterThan(0.137 * 0.85);
-      expect(measured).toBeLessThan(0.137 * 1.15);
-    } finally {
-      clock.mockRestore();
-    }
+    const run = (x: tf.Tensor) => {
+      now += 0.137;
+      return tf.zerosLike(x);
+    };
+    const measured = await msPerImage(run, [1], 1, { ...quickTiming, clock: () => Math.floor(now) });
+    expect(measured).toBeGreaterThan(0.137 * 0.85);
+    expect(measured).toBeLessThan(0.137 * 1.15);
+  });
+});
+
+describe('timeInferences', () => {
+  it('gives each model its own time, a burst of load in the middle of the measurement notwithstanding', async () => {
+    // Virtual time: runs cost 0.1 ms (fast) and 0.3 ms (slow) per image, tripled for two of the rounds.
+    let now = 0;
+    let calls = 0;
+    const cost = (ms: number) => (x: tf.Tensor) => {
+      calls++;
+      now += ms * x.shape[0] * (calls > 500 && calls < 700 ? 3 : 1);
+      return tf.zerosLike(x);
+    };
+    const t = await timeInferences({ fast: cost(0.1), slow: cost(0.3) }, [1], { ...quickTiming, clock: () => Math.floor(now * 10) / 10 });
+    for (const b of ['batch1', 'batch32'] as const) expect(t.slow[b] / t.fast[b], b).toBeCloseTo(3, 0);
+    expect(t.fast.batch1).toBeGreaterThan(0.09);
   });
 });
 
@@ -78,7 +89,8 @@ describe('measureDeployment', () => {
         expect(v.speedup[b]).toBeCloseTo(d.teacher.msPerImage[b] / v.msPerImage[b], 10);
       }
     }
-    expect(deploySummary(d)[0]).toMatch(/^inference on wasm, per image at batch 1 \/ 32: teacher [\d.]+ \/ [\d.]+ ms$/);
+    expect(d.clock).toBe('wall');
+    expect(deploySummary(d)[0]).toMatch(/^inference on wasm \(elapsed time\), per image at batch 1 \/ 32: teacher [\d.]+ \/ [\d.]+ ms$/);
     expect(deploySummary(d)[3]).toMatch(/tfjs-uint8 +15\.4 KiB {2}agrees [\d.]+ % on 40 fresh samples/);
     tf.dispose([samples, again]);
     student.dispose();

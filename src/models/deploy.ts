@@ -8,12 +8,12 @@ import type { Teacher } from '../cake/teacher';
 import { compareOutputs } from '../io/agreement';
 import { exportStudent, type ExportedModel } from '../io/export';
 import { exportQuantized } from '../io/quantize';
-import { timeInference, type TimingOptions } from './speed';
+import { timeInferences, type TimingOptions } from './speed';
 
 // What the student is worth once deployed, measured after a run: each tfjs variant (float32, float16, uint8
 // weights) loaded as a user would load it, its weights' bytes, its top-1 agreement with the float student on fresh
 // synthetic samples (and on labelled data when there is some), and its time per image against the teacher's on
-// the same backend.
+// the same backend, all timed in turns (speed.ts).
 
 /**
  * One more CAKE set, past the run's last (index `sets`, from the run's synthesis stream, at the middle of its η band):
@@ -71,58 +71,67 @@ export interface DeployInputs {
   /** Inputs to compare the variants on (see freshSamples). */
   samples: tf.Tensor;
   labelled?: { x: tf.Tensor; labels: ArrayLike<number> };
+  /** Timing options; a `clock` other than the default must be named 'cpu' here (see DeployReport.clock). */
   timing?: TimingOptions;
+  clock?: DeployReport['clock'];
 }
 
 const ratio = (a: InferenceTime, b: InferenceTime): InferenceTime => ({ batch1: a.batch1 / b.batch1, batch32: a.batch32 / b.batch32 });
+
+const VARIANTS = ['tfjs-float32', 'tfjs-float16', 'tfjs-uint8'] as const;
 
 /** Measures the teacher and every tfjs variant of the student (see the file comment). */
 export async function measureDeployment(inputs: DeployInputs): Promise<DeployReport> {
   const { teacher, student, samples, labelled } = inputs;
   const classes = teacher.numClasses;
-  const teacherTime = await timeInference((x) => teacher.logits(x), teacher.inputShape, inputs.timing);
-  const teacherLabelled = labelled ? await outputs((x) => teacher.logits(x), labelled.x) : undefined;
+  const teacherRun = (x: tf.Tensor) => teacher.logits(x);
+  const teacherLabelled = labelled ? await outputs(teacherRun, labelled.x) : undefined;
   const float = await outputs((x) => student.predict(x) as tf.Tensor, samples);
   const floatLabelled = labelled ? await outputs((x) => student.predict(x) as tf.Tensor, labelled.x) : undefined;
 
-  const variants: VariantReport[] = [];
-  for (const format of ['tfjs-float32', 'tfjs-float16', 'tfjs-uint8'] as const) {
-    const exported = format === 'tfjs-float32' ? await exportStudent(student) : await exportQuantized(student, format === 'tfjs-float16' ? 'float16' : 'uint8');
-    const model = await load(exported);
-    try {
-      const predict = (x: tf.Tensor) => model.predict(x) as tf.Tensor;
-      const mine = await outputs(predict, samples);
+  // Each variant as a user loads it: exported, then read by tf.loadLayersModel.
+  const loaded: { format: VariantReport['format']; bytes: number; run: (x: tf.Tensor) => tf.Tensor; dispose(): void }[] = [];
+  try {
+    for (const format of VARIANTS) {
+      const exported = format === 'tfjs-float32' ? await exportStudent(student) : await exportQuantized(student, format === 'tfjs-float16' ? 'float16' : 'uint8');
+      const model = await load(exported);
+      loaded.push({ format, bytes: exported.weights.byteLength, run: (x) => model.predict(x) as tf.Tensor, dispose: () => model.dispose() });
+    }
+    const runs = { teacher: teacherRun, ...Object.fromEntries(loaded.map((v) => [v.format, v.run])) } as Record<'teacher' | VariantReport['format'], (x: tf.Tensor) => tf.Tensor>;
+    const times = await timeInferences(runs, teacher.inputShape, inputs.timing);
+    const variants: VariantReport[] = [];
+    for (const v of loaded) {
       const report: VariantReport = {
-        format,
-        bytes: exported.weights.byteLength,
-        agreement: compareOutputs(float, mine, classes).top1,
-        msPerImage: await timeInference(predict, teacher.inputShape, inputs.timing),
-        speedup: { batch1: NaN, batch32: NaN },
+        format: v.format,
+        bytes: v.bytes,
+        agreement: compareOutputs(float, await outputs(v.run, samples), classes).top1,
+        msPerImage: times[v.format],
+        speedup: ratio(times.teacher, times[v.format]),
       };
-      report.speedup = ratio(teacherTime, report.msPerImage);
       if (labelled && floatLabelled) {
-        const y = await outputs(predict, labelled.x);
+        const y = await outputs(v.run, labelled.x);
         report.labelled = { agreement: compareOutputs(floatLabelled, y, classes).top1, accuracy: accuracy(y, labelled.labels, classes) };
       }
       variants.push(report);
-    } finally {
-      model.dispose();
     }
+    return {
+      backend: tf.getBackend(),
+      clock: inputs.clock ?? 'wall',
+      samples: samples.shape[0],
+      ...(labelled ? { labelledSamples: labelled.labels.length } : {}),
+      teacher: { params: inputs.teacherParams, msPerImage: times.teacher, ...(teacherLabelled && labelled ? { accuracy: accuracy(teacherLabelled, labelled.labels, classes) } : {}) },
+      student: { params: student.countParams() },
+      variants,
+    };
+  } finally {
+    for (const v of loaded) v.dispose();
   }
-  return {
-    backend: tf.getBackend(),
-    samples: samples.shape[0],
-    ...(labelled ? { labelledSamples: labelled.labels.length } : {}),
-    teacher: { params: inputs.teacherParams, msPerImage: teacherTime, ...(teacherLabelled && labelled ? { accuracy: accuracy(teacherLabelled, labelled.labels, classes) } : {}) },
-    student: { params: student.countParams() },
-    variants,
-  };
 }
 
 /** One line per variant for a terminal or a log: bytes, agreement, ms per image and speed-up at batch 1 and 32. */
 export function deploySummary(d: DeployReport): string[] {
   const ms = (t: InferenceTime) => `${t.batch1.toFixed(2)} / ${t.batch32.toFixed(3)} ms`;
-  const lines = [`inference on ${d.backend}, per image at batch 1 / 32: teacher ${ms(d.teacher.msPerImage)}`];
+  const lines = [`inference on ${d.backend} (${d.clock === 'cpu' ? 'CPU time' : 'elapsed time'}), per image at batch 1 / 32: teacher ${ms(d.teacher.msPerImage)}`];
   for (const v of d.variants)
     lines.push(
       `  ${v.format.padEnd(13)} ${(v.bytes / 1024).toFixed(1).padStart(8)} KiB  agrees ${(v.agreement * 100).toFixed(1)} % on ${d.samples} fresh samples` +

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initNodeBackend } from '../tfjs/node-backend';
-import { buildStudent } from '../models/students';
+import { buildStudent, STUDENT_ARCHS } from '../models/students';
 import { compareOutputs } from './agreement';
 import { chainTeacher, layerZoo, onnxChecker, runInOnnxRuntime, STUDENT_CASES, studentOf } from './export-fixtures';
 import { exportOnnx, ONNX_OPSET, OnnxExportError } from './export-onnx';
@@ -26,6 +26,11 @@ async function compareInRuntime(model: tf.LayersModel, bytes: Uint8Array, rows: 
 }
 
 describe('exportOnnx: every student architecture, run in ONNX Runtime', () => {
+  it('has a case for every architecture of the zoo (a new student architecture needs one here)', () => {
+    const covered = new Set(STUDENT_CASES.map((c) => c.arch));
+    expect(STUDENT_ARCHS.map((a) => a.name).filter((n) => n !== 'auto' && !covered.has(n))).toEqual([]);
+  });
+
   // The bar: the tfjs student's top-1 on ≥ 99.8 % of inputs and logits within 1e-3.
   for (const c of STUDENT_CASES)
     it(c.label, async () => {

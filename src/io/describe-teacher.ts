@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Teacher } from '../cake/teacher';
+import { ensureComparisonGradients } from './comparison-grads';
 import { logitsReproduce, logProbabilitiesModel, looksLikeProbabilities } from './logits';
 import type { Network } from './network';
 import { classNamesFor, type SideFiles } from './side-files';
@@ -135,6 +136,8 @@ function teacherModels(net: Network, choice: LogitsChoice): { model: tf.LayersMo
  * fails or when the returned teacher is disposed.
  */
 export async function describeTeacher(net: Network, side: SideFiles): Promise<LoadedTeacher> {
+  // Any format can compute a mask from its input (a thresholded ReLU rewritten from Keras, a where() in a graph).
+  ensureComparisonGradients();
   let owned: tf.LayersModel[] = [];
   try {
     const { inputShape } = net;

@@ -69,12 +69,15 @@ export function teacherFeatures(teacher: tf.LayersModel, spec: HintSpec[]): { co
 }
 
 /**
- * The hints for a student that `inheritFromTeacher` paired with `teacher` (its report, `inherited`): every Conv2D and
- * Dense layer but the classifier. Null when there is no such layer.
+ * The hints for a student that `inheritFromTeacher` paired with `teacher` (its report, `inherited`): every top-level
+ * Conv2D and Dense layer but the classifier. Null when there is no such layer.
  */
 export function buildHints(teacher: tf.LayersModel, student: tf.LayersModel, inherited: InheritedLayer[]): Hints | null {
   const weighted = inherited.filter((l) => l.channels !== undefined);
-  const hidden = weighted.slice(0, -1); // the last one is the classifier, matched through the logits already
+  // The last one is the classifier, matched through the logits already. Layers inside a nested model (a Teachable
+  // Machine base) have no output reachable from the teacher's own input, so only top-level layers are hinted.
+  const topLevel = new Set(teacher.layers.map((l) => l.name));
+  const hidden = weighted.slice(0, -1).filter((l) => topLevel.has(l.teacher));
   if (hidden.length === 0) return null;
   const sOut = hidden.map((l) => student.getLayer(l.student).output as tf.SymbolicTensor);
   const studentModel = tf.model({ inputs: student.inputs, outputs: [...sOut, ...(student.outputs as tf.SymbolicTensor[])] });

@@ -4,6 +4,8 @@ import { initNodeBackend } from '../tfjs/node-backend';
 import { InheritError, inheritFromTeacher } from './inherit';
 import { initStudentWeights } from './init';
 import { Rng } from './rng';
+import { flattenGraph } from '../models/graph';
+import { buildStudent } from '../models/students';
 
 beforeAll(async () => {
   await initNodeBackend();
@@ -107,5 +109,88 @@ describe('a student that starts from its teacher’s strongest channels', () => 
       ],
     });
     expect(() => inheritFromTeacher(firstChannels, firstChannels)).toThrow(/the teacher's layer "[^"]+" is channels-first/);
+  });
+});
+
+describe('a student copied from a residual, depthwise or nested teacher', () => {
+  /** Zeroes the odd output channels of every channel-making layer but the last, and the matching BN statistics. */
+  function silenceOdd(model: tf.LayersModel): void {
+    const layers = flattenGraph(model).ops.map((o) => o.layer);
+    const makers = layers.filter((l) => ['Conv2D', 'Dense', 'SeparableConv2D'].includes(l.getClassName()));
+    const last = makers[makers.length - 1];
+    for (const layer of layers) {
+      const cls = layer.getClassName();
+      if (layer === last || !['Conv2D', 'Dense', 'SeparableConv2D', 'BatchNormalization', 'DepthwiseConv2D'].includes(cls)) continue;
+      const ws = layer.getWeights();
+      layer.setWeights(
+        ws.map((w, i) => {
+          const units = w.shape[w.shape.length - 1];
+          // BN: gamma, beta, moving mean, moving variance; the variance stays 1 so nothing divides by zero.
+          if (cls === 'BatchNormalization' && i === 3) return w.clone();
+          if ((cls === 'SeparableConv2D' || cls === 'DepthwiseConv2D') && i === 0) return w.clone();
+          const v = w.dataSync().slice();
+          for (let j = 0; j < v.length; j++) if ((j % units) % 2 === 1) v[j] = 0;
+          return tf.tensor(v, w.shape);
+        }),
+      );
+    }
+  }
+
+  function residualTeacher(): tf.LayersModel {
+    const input = tf.input({ shape: [12, 12, 3] });
+    const stem = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(input) as tf.SymbolicTensor;
+    let a = tf.layers.batchNormalization().apply(stem) as tf.SymbolicTensor;
+    a = tf.layers.reLU().apply(a) as tf.SymbolicTensor;
+    a = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(a) as tf.SymbolicTensor;
+    a = tf.layers.conv2d({ filters: 8, kernelSize: 1 }).apply(a) as tf.SymbolicTensor;
+    let y = tf.layers.add().apply([a, stem]) as tf.SymbolicTensor;
+    y = tf.layers.separableConv2d({ filters: 12, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(y) as tf.SymbolicTensor;
+    y = tf.layers.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
+    const features = tf.model({ inputs: input, outputs: y, name: 'features' });
+    // Nested, as Teachable Machine exports are: the feature model inside a Sequential, then a head.
+    return tf.sequential({ layers: [features, tf.layers.dense({ units: 6, activation: 'relu' }), tf.layers.dense({ units: 4, activation: 'softmax' })] });
+  }
+
+  it('keeps the channels that meet in a residual Add together and computes the teacher exactly when the rest are silent', () => {
+    const teacher = residualTeacher();
+    initStudentWeights(teacher, new Rng(3));
+    const bn = flattenGraph(teacher).ops.find((o) => o.className === 'BatchNormalization')!.layer;
+    bn.setWeights(bn.getWeights().map((w, i) => tf.tensor1d(Array.from({ length: 8 }, (_, c) => [1.5, 0.2, 0.1, 1][i] + c / 100))));
+    silenceOdd(teacher);
+    const built = buildStudent('auto', [12, 12, 3], 4, teacher, { size: 0.45 });
+    expect(built.note).toMatch(/at half width/);
+    const report = inheritFromTeacher(teacher, built.model);
+    // The stem and the 1×1 conv share one group through the Add: both keep the even channels.
+    const stem = report.find((r) => r.kept === 4 && r.of === 8 && r.channels)!;
+    expect(stem.channels).toEqual([0, 2, 4, 6]);
+    expect(report.filter((r) => r.channels && r.of === 8).every((r) => r.channels!.join() === '0,2,4,6')).toBe(true);
+    const x = tf.randomNormal([3, 12, 12, 3], 0, 1, 'float32', 9);
+    // Log-probabilities: the teacher ends in a softmax, the student in logits (equal up to a constant per sample).
+    const centred = (t: tf.Tensor) => tf.tidy(() => tf.sub(t, tf.mean(t, -1, true)).arraySync() as number[][]);
+    const t = centred(tf.log(teacher.predict(x) as tf.Tensor));
+    const s = centred(built.model.predict(x) as tf.Tensor);
+    expect(Math.max(...t.flat().map((v) => Math.abs(v)))).toBeGreaterThan(0.05);
+    s.flat().forEach((v, i) => expect(v).toBeCloseTo(t.flat()[i], 4));
+    built.model.dispose();
+    teacher.dispose();
+  });
+
+  it('keeps one set of channels for both sides of an Add, though each side alone would keep others', () => {
+    const teacher = residualTeacher();
+    initStudentWeights(teacher, new Rng(11));
+    const built = buildStudent('auto', [12, 12, 3], 4, teacher, { size: 0.45 });
+    const report = inheritFromTeacher(teacher, built.model);
+    const sides = report.filter((r) => r.channels && r.of === 8);
+    expect(sides).toHaveLength(2);
+    expect(sides[0].channels).toEqual(sides[1].channels);
+    // Each side's own strongest channels differ (so the shared choice is a real constraint here).
+    const ownBest = sides.map((side) => {
+      const [k] = flattenGraph(teacher).ops.find((o) => o.layer.name === side.teacher)!.layer.getWeights();
+      const norms = tf.tidy(() => k.abs().reshape([-1, 8]).sum(0).arraySync() as number[]);
+      return [...norms.keys()].sort((a, b) => norms[b] - norms[a]).slice(0, 4).sort((a, b) => a - b).join();
+    });
+    expect(ownBest[0]).not.toBe(ownBest[1]);
+    built.model.dispose();
+    teacher.dispose();
   });
 });

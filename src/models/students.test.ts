@@ -14,8 +14,9 @@ function paramsOf(arch: string, inputShape: number[], classes = 10, teacher?: tf
   const y = tf.tidy(() => (model.predict(tf.randomNormal([3, ...inputShape], 0, 1, 'float32', 2)) as tf.Tensor).shape);
   expect(y).toEqual([3, classes]);
   // No softmax anywhere at the end: students emit logits.
-  const last = model.layers[model.layers.length - 1].getConfig();
-  expect(last.activation).toBe('linear');
+  const last = model.layers[model.layers.length - 1];
+  expect(['Softmax', 'Activation']).not.toContain(last.getClassName());
+  expect(last.getConfig().activation ?? 'linear').toBe('linear');
   const n = model.countParams();
   model.dispose();
   return n;
@@ -93,7 +94,7 @@ describe('student zoo: shapes and parameter counts', () => {
   });
 });
 
-describe("auto: the teacher's architecture at half width", () => {
+describe("auto: the teacher's own graph at the width that keeps a quarter of its parameters", () => {
   it('halves a LeNet-5 teacher with a softmax head into lenet5-half', () => {
     const teacher = tf.sequential({
       layers: [
@@ -111,23 +112,30 @@ describe("auto: the teacher's architecture at half width", () => {
     });
     const built = buildStudent('auto', [32, 32, 1], 10, teacher);
     expect(built.arch).toBe('auto');
-    expect(built.note).toBe("auto: the teacher's architecture at half width (6→3, 16→8, 120→60, 84→42)");
+    // 15,738 of 61,706 is 25.5 %: within the quarter's 5 % slack, so half width it is.
+    expect(built.note).toBe("auto: the teacher's architecture at half width (6→3, 16→8, 120→60, 84→42), 15,738 parameters, 26 % of the teacher's");
     expect(built.model.layers.map((l) => l.getClassName())).not.toContain('Activation');
     built.model.dispose();
     expect(paramsOf('auto', [32, 32, 1], 10, teacher)).toBe(15_738);
+    // A larger budget keeps more width, never more than the teacher's parameters.
+    const wide = buildStudent('auto', [32, 32, 1], 10, teacher, { size: 0.6 });
+    expect(wide.note).toMatch(/at 3\/4 width \(6→5, 16→12, 120→90, 84→63\)/);
+    expect(wide.model.countParams()).toBeLessThan(teacher.countParams());
+    wide.model.dispose();
     teacher.dispose();
   });
 
-  it('copies a rank-3 MLP teacher ([28, 28] → Flatten → Dense 128 → Dense 10 softmax)', () => {
+  it('copies a rank-3 MLP teacher ([28, 28] → Flatten → Dense 128 → Dense 10 softmax) at a quarter width', () => {
     const teacher = tf.sequential({
       layers: [tf.layers.flatten({ inputShape: [28, 28] }), tf.layers.dense({ units: 128, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
     });
-    // 784·64 + 64 = 50,240; 64·10 + 10 = 650.
-    expect(paramsOf('auto', [28, 28], 10, teacher)).toBe(50_890);
+    // Its parameters grow linearly with the hidden width (784·128 of 101,770): half width keeps 50 %, a quarter 25 %.
+    // 784·32 + 32 = 25,120; 32·10 + 10 = 330.
+    expect(paramsOf('auto', [28, 28], 10, teacher)).toBe(25_450);
     teacher.dispose();
   });
 
-  it('copies a linear functional chain with BatchNormalization', () => {
+  it('copies a functional chain with BatchNormalization', () => {
     const input = tf.input({ shape: [12, 12, 3] });
     let x = tf.layers.conv2d({ filters: 8, kernelSize: 3 }).apply(input) as tf.SymbolicTensor;
     x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
@@ -137,30 +145,68 @@ describe("auto: the teacher's architecture at half width", () => {
     const teacher = tf.model({ inputs: input, outputs: x });
     const built = buildStudent('auto', [12, 12, 3], 5, teacher);
     expect(built.arch).toBe('auto');
-    // conv 4@3×3 on RGB: 27·4 + 4 = 112; BN: 4·4 = 16; dense on 10·10·4 = 400 features: 400·5 + 5 = 2,005.
-    expect(built.model.countParams()).toBe(112 + 16 + 2_005);
+    // Teacher: 27·8 + 8 = 224; BN 32; dense on 800 features: 4,005. A quarter width: conv 2@3×3: 27·2 + 2 = 56;
+    // BN: 2·4 = 8; dense on 10·10·2 = 200 features: 200·5 + 5 = 1,005 (25 % of 4,261).
+    expect(built.model.countParams()).toBe(56 + 8 + 1_005);
     built.model.dispose();
     teacher.dispose();
   });
 
-  it('falls back with a note for nested or branching teachers, and without a teacher', () => {
-    const nested = tf.sequential({ layers: [tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] })] }), tf.layers.dense({ units: 10 })] });
-    const a = buildStudent('auto', [28, 28, 1], 10, nested);
-    expect(a.arch).toBe('lenet5-half');
-    expect(a.note).toMatch(/^auto: the teacher is not a plain chain of common layers \(it has a nested model \(".+"\)\), so the student is lenet5-half$/);
-    a.model.dispose();
-    nested.dispose();
+  it('copies residual, depthwise and nested teachers (ResNet-, MobileNet- and Teachable-Machine-like)', () => {
+    // A residual stage: conv → BN → relu → conv → BN, added to a 1×1 projection of its input; GAP; dense.
+    const input = tf.input({ shape: [16, 16, 3] });
+    const stem = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+    let a = tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same' }).apply(stem) as tf.SymbolicTensor;
+    a = tf.layers.batchNormalization().apply(a) as tf.SymbolicTensor;
+    a = tf.layers.reLU().apply(a) as tf.SymbolicTensor;
+    a = tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same' }).apply(a) as tf.SymbolicTensor;
+    const b = tf.layers.conv2d({ filters: 32, kernelSize: 1, strides: 2 }).apply(stem) as tf.SymbolicTensor;
+    let y = tf.layers.add().apply([a, b]) as tf.SymbolicTensor;
+    y = tf.layers.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
+    y = tf.layers.dense({ units: 10, activation: 'softmax' }).apply(y) as tf.SymbolicTensor;
+    const resnet = tf.model({ inputs: input, outputs: y });
+    const r = buildStudent('auto', [16, 16, 3], 10, resnet, { seed: 1 });
+    // Half width keeps 30 % here (the RGB stem and the classifier shrink linearly): 3/8 it is.
+    expect(r.note).toMatch(/^auto: the teacher's architecture at 3\/8 width \(16→6, 32→12\)/);
+    expect(r.model.layers.map((l) => l.getClassName())).toContain('Add');
+    expect(r.model.countParams()).toBeLessThanOrEqual(resnet.countParams() * 0.25 * 1.05);
+    r.model.dispose();
 
-    const input = tf.input({ shape: [32, 32, 3] });
-    const left = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
-    const right = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
-    const merged = tf.layers.add().apply([left, right]) as tf.SymbolicTensor;
-    const branching = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 10 }).apply(tf.layers.flatten().apply(merged)) as tf.SymbolicTensor });
-    const b = buildStudent('auto', [32, 32, 3], 10, branching);
-    expect(b.arch).toBe('cnn');
-    expect(b.note).toMatch(/it branches at "conv2d_\w+"/);
-    b.model.dispose();
-    branching.dispose();
+    // MobileNet's head: depthwise-separable blocks, GAP, Reshape to [1, 1, C], a 1×1 conv classifier, Reshape, softmax.
+    const mIn = tf.input({ shape: [32, 32, 3] });
+    let m = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(mIn) as tf.SymbolicTensor;
+    m = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.conv2d({ filters: 64, kernelSize: 1, activation: 'relu' }).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.separableConv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.globalAveragePooling2d({}).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.reshape({ targetShape: [1, 1, 64] }).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.conv2d({ filters: 7, kernelSize: 1 }).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.reshape({ targetShape: [7] }).apply(m) as tf.SymbolicTensor;
+    m = tf.layers.activation({ activation: 'softmax' }).apply(m) as tf.SymbolicTensor;
+    const mobilenet = tf.model({ inputs: mIn, outputs: m });
+    expect(paramsOf('auto', [32, 32, 3], 7, mobilenet)).toBeLessThan(mobilenet.countParams() * 0.27);
+
+    // Teachable Machine: a Sequential of a feature extractor (itself a model) and a Sequential head.
+    const base = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [24, 24, 3], filters: 16, kernelSize: 3, activation: 'relu' }), tf.layers.globalAveragePooling2d({})] });
+    const head = tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 32, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    const tm = tf.sequential({ layers: [base, head] });
+    const t = buildStudent('auto', [24, 24, 3], 3, tm);
+    expect(t.arch).toBe('auto');
+    expect(t.model.layers.some((l) => l instanceof tf.LayersModel)).toBe(false);
+    t.model.dispose();
+    for (const model of [resnet, mobilenet, tm]) model.dispose();
+  });
+
+  it('falls back with a note where the graph cannot be copied, and without a teacher', () => {
+    const input = tf.input({ shape: [28, 28, 1] });
+    const gru = tf.layers.reshape({ targetShape: [28, 28] }).apply(input) as tf.SymbolicTensor;
+    const rnn = tf.layers.simpleRNN({ units: 8 }).apply(gru) as tf.SymbolicTensor;
+    const recurrent = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 10 }).apply(rnn) as tf.SymbolicTensor });
+    const a = buildStudent('auto', [28, 28, 1], 10, recurrent);
+    expect(a.arch).toBe('lenet5-half');
+    expect(a.note).toMatch(/^auto: the teacher's graph cannot be copied \(it has a SimpleRNN layer \(".+"\)\), so the student is lenet5-half$/);
+    a.model.dispose();
+    recurrent.dispose();
 
     const c = buildStudent('auto', [101], 4);
     expect(c.arch).toBe('mlp');

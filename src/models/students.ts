@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { inputLayout } from '../io/teacher-info';
+import { CHANNEL_MAKERS, classifierOp, flattenGraph, GraphError, type FlatGraph } from './graph';
 
 // The student zoo: small classifiers CAKE distils a teacher into. Every student takes exactly the teacher's input
 // shape (so synthetic samples feed both unchanged) and outputs raw logits (no softmax: the distillation loss
@@ -11,7 +12,7 @@ export interface StudentArch {
 }
 
 export const STUDENT_ARCHS: readonly StudentArch[] = [
-  { name: 'auto', description: "The teacher's own architecture at half width when it is a plain chain of common layers; otherwise lenet5-half (1-channel images) or cnn." },
+  { name: 'auto', description: "The teacher's own architecture (residual, depthwise and nested models included) at the width that keeps about student.size of its parameters (a quarter by default); where it cannot be copied, lenet5-half (1-channel images) or cnn." },
   { name: 'lenet5', description: 'LeNet-5 as in the CAKE paper: conv 6@5×5 → pool → conv 16@5×5 → pool → conv 120@5×5 → dense 84 → classes (61,706 parameters on 32×32×1, 10 classes). Images of at least 28×28.' },
   { name: 'lenet5-half', description: 'LeNet-5 at half width: conv 3 → 8 → 60, dense 42 (15,738 parameters on 32×32×1, 10 classes). Images of at least 28×28.' },
   { name: 'mlp', description: 'Flatten → dense 256 → dense 128 → classes. Works for any input.' },
@@ -29,6 +30,8 @@ export interface BuiltStudent {
 export interface StudentOptions {
   /** Seeds the kernel initialisers so a run's student starts identically every time. */
   seed?: number;
+  /** `auto`'s parameter budget as a share of the teacher's (default DEFAULT_SIZE). */
+  size?: number;
 }
 
 export class StudentError extends Error {
@@ -125,103 +128,161 @@ function cnn(inputShape: readonly number[], numClasses: number, init: Init): tf.
   );
 }
 
-/** Layer classes the half-width copy knows how to rebuild. */
-const CHAIN_CLASSES = new Set([
-  'InputLayer', 'Conv2D', 'Dense', 'MaxPooling2D', 'AveragePooling2D', 'Flatten', 'Dropout', 'Activation', 'Softmax', 'Reshape', 'BatchNormalization',
+/** Layers the width copy rebuilds; the ones in CHANNEL_MAKERS get fewer channels, the rest follow their inputs. */
+const COPYABLE = new Set([
+  'InputLayer', 'Conv2D', 'SeparableConv2D', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'LayerNormalization',
+  'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D', 'Flatten', 'Reshape', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout',
+  'Add', 'Multiply', 'Average', 'Maximum', 'Concatenate', 'ZeroPadding2D', 'Cropping2D', 'UpSampling2D', 'Rescaling',
 ]);
-const WEIGHTED = new Set(['Conv2D', 'Dense']);
+/** Config keys a student layer does not take from its teacher: regularisers and constraints belong to the teacher's training. */
+const DROPPED_KEYS = [
+  'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'depthwiseRegularizer', 'pointwiseRegularizer',
+  'kernelConstraint', 'biasConstraint', 'depthwiseConstraint', 'pointwiseConstraint', 'betaRegularizer',
+  'gammaRegularizer', 'betaConstraint', 'gammaConstraint', 'batchInputShape', 'inputShape',
+];
+/** Widths `auto` tries, largest first: simple fractions keep channel counts round (LeNet-5 at 1/2 is lenet5-half). */
+export const WIDTHS = [1, 3 / 4, 1 / 2, 3 / 8, 1 / 4, 3 / 16, 1 / 8, 1 / 16] as const;
+/** `auto`'s default parameter budget, a share of the teacher's (LeNet-5 at half width has 25.5 % of its parameters). */
+export const DEFAULT_SIZE = 0.25;
 
-/** The teacher's layers in order when it is a single chain of known layers; otherwise why not. */
-function plainChain(teacher: tf.LayersModel): { layers: tf.layers.Layer[] } | { reason: string } {
-  const layers = teacher.layers;
-  for (const [i, layer] of layers.entries()) {
-    const cls = layer.getClassName();
-    if (!CHAIN_CLASSES.has(cls))
-      return { reason: `it has a ${cls === 'Sequential' || cls === 'Model' || cls === 'Functional' ? 'nested model' : `${cls} layer`} ("${layer.name}")` };
-    if (i === 0) continue;
-    // A functional teacher is a chain when every layer reads exactly the one before it.
-    const nodes = layer.inboundNodes;
-    const prev = layers[i - 1];
-    if (nodes.length !== 1 || nodes[0].inboundLayers.length !== 1 || nodes[0].inboundLayers[0] !== prev)
-      return { reason: `it branches at "${layer.name}"` };
+type LayerClass = { fromConfig(cls: unknown, config: Record<string, unknown>): tf.layers.Layer };
+
+/**
+ * The teacher's own graph (nested models inlined, residual and concatenating branches kept) with every Conv2D,
+ * SeparableConv2D and Dense layer but the classifier at `width` of its channels, and logits out (a softmax head is
+ * left off). Depthwise convolutions, normalisations and merges follow their inputs' channels, so branches that
+ * meet in an Add keep equal widths. Returns why not when a layer cannot be rebuilt.
+ */
+function widthCopy(teacher: tf.LayersModel, inputShape: readonly number[], numClasses: number, width: number, init: Init): tf.LayersModel | string {
+  let graph: FlatGraph;
+  try {
+    graph = flattenGraph(teacher);
+  } catch (e) {
+    if (e instanceof GraphError) return e.message;
+    throw e;
   }
-  if (teacher.outputs.length !== 1 || teacher.inputs.length !== 1) return { reason: 'it has several inputs or outputs' };
-  if (!layers.some((l) => WEIGHTED.has(l.getClassName()))) return { reason: 'it has no Dense or Conv2D layer' };
-  return { layers: layers.filter((l) => l.getClassName() !== 'InputLayer') };
-}
-
-const half = (n: number) => Math.max(1, Math.ceil(n / 2));
-
-/** A fresh layer like `layer`, at half width, or with numClasses linear outputs when it is the classifier. */
-function halfLayer(layer: tf.layers.Layer, isClassifier: boolean, numClasses: number, init: Init): tf.layers.Layer {
-  const c = layer.getConfig() as Record<string, unknown>;
-  const activation = (isClassifier ? 'linear' : c.activation) as 'relu';
-  switch (layer.getClassName()) {
-    case 'Conv2D':
-      return tf.layers.conv2d({
-        filters: isClassifier ? numClasses : half(c.filters as number),
-        kernelSize: c.kernelSize as number[],
-        strides: c.strides as number[],
-        padding: c.padding as 'valid',
-        dataFormat: c.dataFormat as 'channelsLast',
-        dilationRate: c.dilationRate as [number, number],
-        useBias: c.useBias as boolean,
-        activation,
-        kernelInitializer: init.kernel(),
-      });
-    case 'Dense':
-      return tf.layers.dense({ units: isClassifier ? numClasses : half(c.units as number), useBias: c.useBias as boolean, activation, kernelInitializer: init.kernel() });
-    case 'MaxPooling2D':
-    case 'AveragePooling2D': {
-      const args = { poolSize: c.poolSize as [number, number], strides: c.strides as [number, number], padding: c.padding as 'valid', dataFormat: c.dataFormat as 'channelsLast' };
-      return layer.getClassName() === 'MaxPooling2D' ? tf.layers.maxPooling2d(args) : tf.layers.averagePooling2d(args);
+  const classifier = classifierOp(graph);
+  if (classifier < 0) return 'it has no Dense or Conv2D layer';
+  const unknown = graph.ops.find((op) => !COPYABLE.has(op.className));
+  if (unknown) return `it has a ${unknown.className} layer ("${unknown.layer.name}")`;
+  const scaled = (n: number) => Math.max(1, Math.ceil(n * width));
+  const names = new Set<string>();
+  const unique = (name: string) => {
+    let n = name;
+    for (let k = 2; names.has(n); k++) n = `${name}_${k}`;
+    names.add(n);
+    return n;
+  };
+  const out: tf.SymbolicTensor[] = [];
+  let input: tf.SymbolicTensor | null = null;
+  for (const [i, op] of graph.ops.entries()) {
+    const cls = op.className;
+    if (cls === 'InputLayer') {
+      if (input) return 'it has several inputs';
+      out[i] = input = tf.input({ shape: [...inputShape], name: unique(op.layer.name) });
+      continue;
     }
-    case 'Flatten':
-      return tf.layers.flatten({ dataFormat: c.dataFormat as 'channelsLast' });
-    case 'Dropout':
-      return tf.layers.dropout({ rate: c.rate as number });
-    case 'Activation':
-      return tf.layers.activation({ activation: c.activation as 'relu' });
-    case 'Softmax':
-      return tf.layers.softmax({ axis: c.axis as number });
-    case 'Reshape':
-      return tf.layers.reshape({ targetShape: c.targetShape as number[] });
-    case 'BatchNormalization':
-      return tf.layers.batchNormalization({
-        axis: c.axis as number,
-        momentum: c.momentum as number,
-        epsilon: c.epsilon as number,
-        center: c.center as boolean,
-        scale: c.scale as boolean,
-      });
-    default:
-      throw new StudentError(`internal: no half-width rule for ${layer.getClassName()}`);
+    const ins = op.inputs.map((j) => out[j]);
+    const c = { ...(op.layer.getConfig() as Record<string, unknown>) };
+    for (const k of DROPPED_KEYS) delete c[k];
+    c.name = unique(op.layer.name);
+    c.trainable = true;
+    // After the classifier only shape changes remain: a softmax (or sigmoid) head is left off, students emit logits.
+    if (i > classifier && (cls === 'Softmax' || (cls === 'Activation' && c.activation !== 'linear'))) {
+      out[i] = ins[0];
+      continue;
+    }
+    if (i === classifier) c.activation = 'linear';
+    if (cls === 'Conv2D' || cls === 'SeparableConv2D') c.filters = i === classifier ? c.filters : scaled(c.filters as number);
+    if (cls === 'Dense') c.units = i === classifier ? c.units : scaled(c.units as number);
+    if (CHANNEL_MAKERS.has(cls)) {
+      if (cls === 'SeparableConv2D') {
+        c.depthwiseInitializer = init.kernel();
+        c.pointwiseInitializer = init.kernel();
+      } else c.kernelInitializer = init.kernel();
+    }
+    if (cls === 'DepthwiseConv2D') c.depthwiseInitializer = init.kernel();
+    if (cls === 'Reshape') {
+      // A reshape that names the channel count (MobileNet's [1, 1, 1024] before its 1×1 classifier) follows the width.
+      const from = graph.ops[op.inputs[0]].shape;
+      const tChannels = from[from.length - 1] as number;
+      const sChannels = ins[0].shape[ins[0].shape.length - 1] as number;
+      const target = [...(c.targetShape as number[])];
+      const at = target.lastIndexOf(tChannels);
+      if (tChannels !== sChannels && at >= 0) target[at] = sChannels;
+      const size = (s: readonly (number | null)[]) => s.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+      if (target.reduce((a, b) => a * b, 1) !== size(ins[0].shape)) return `its Reshape "${op.layer.name}" cannot follow a narrower input`;
+      c.targetShape = target;
+    }
+    const layerClass = op.layer.constructor as unknown as LayerClass;
+    const layer = layerClass.fromConfig(layerClass, c);
+    out[i] = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.SymbolicTensor;
   }
+  if (!input) return 'it has no input layer';
+  let output = out[graph.output];
+  // A classifier that ends in a map ([null, 1, 1, classes]) is flattened to logits.
+  if (output.shape.length > 2 && output.shape.slice(1, -1).every((d) => d === 1)) output = tf.layers.flatten({ name: unique('logits') }).apply(output) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: output, name: 'auto_student' });
+  const shape = model.outputs[0].shape;
+  if (shape.length !== 2 || shape[1] !== numClasses) {
+    model.dispose();
+    return `its copy outputs ${JSON.stringify(shape)} instead of [null,${numClasses}]`;
+  }
+  return model;
 }
 
-/** The teacher at half width, or why it cannot be copied. */
-function halfTeacher(teacher: tf.LayersModel, inputShape: readonly number[], numClasses: number, init: Init): BuiltStudent | string {
-  const chain = plainChain(teacher);
-  if ('reason' in chain) return chain.reason;
-  const layers = chain.layers;
-  const classifier = layers.map((l) => WEIGHTED.has(l.getClassName())).lastIndexOf(true);
-  // Anything after the classifier that is an activation is the softmax (or similar) head: students emit logits.
-  const kept = layers.filter((l, i) => i <= classifier || !['Activation', 'Softmax'].includes(l.getClassName()));
-  if (kept.slice(0, classifier).some((l) => l.getClassName() === 'Softmax')) return 'it has a Softmax layer before its classifier';
-  const model = sequential(inputShape, kept.map((l, i) => halfLayer(l, i === classifier, numClasses, init)), 'auto_half');
-  const out = model.outputs[0].shape;
-  if (out.length !== 2 || out[1] !== numClasses) {
-    model.dispose();
-    return `its half-width copy outputs ${JSON.stringify(out)} instead of [null,${numClasses}]`;
+/** Channel counts of the copy against the teacher's, for the note: "16→8, 32→16, 64→32". */
+function widthsText(teacher: tf.LayersModel, student: tf.LayersModel): string {
+  const counts = (m: tf.LayersModel) => {
+    const g = flattenGraph(m);
+    const last = classifierOp(g);
+    return g.ops
+      .filter((op, i) => CHANNEL_MAKERS.has(op.className) && i !== last)
+      .map((op) => op.shape[op.shape.length - 1] as number);
+  };
+  const t = counts(teacher);
+  const s = counts(student);
+  const pairs = t.map((n, i) => `${n}→${s[i]}`);
+  // Deep graphs list their distinct pairs once each, in order.
+  const distinct = [...new Set(pairs)];
+  return distinct.length > 8 ? `${distinct.slice(0, 8).join(', ')}, …` : distinct.join(', ') || 'classifier only';
+}
+
+/**
+ * The teacher's graph at the largest of WIDTHS whose parameters stay within `size` of the teacher's (5 % slack, so
+ * LeNet-5 at half width, 25.5 %, meets a 25 % budget) and below the teacher's own; or why it cannot be copied.
+ */
+function teacherCopy(teacher: tf.LayersModel, inputShape: readonly number[], numClasses: number, size: number, init: Init): BuiltStudent | string {
+  const budget = teacher.countParams() * size * 1.05;
+  let best: { model: tf.LayersModel; width: number } | null = null;
+  for (const width of WIDTHS) {
+    const built = widthCopy(teacher, inputShape, numClasses, width, init);
+    if (typeof built === 'string') return built;
+    const params = built.countParams();
+    if (params <= budget && params < teacher.countParams()) {
+      best = { model: built, width };
+      break;
+    }
+    built.dispose();
   }
-  const widths = layers
-    .filter((l, i) => WEIGHTED.has(l.getClassName()) && i !== classifier)
-    .map((l) => {
-      const c = l.getConfig();
-      const n = (c.filters ?? c.units) as number;
-      return `${n}→${half(n)}`;
-    });
-  return { model, arch: 'auto', note: `auto: the teacher's architecture at half width (${widths.length > 0 ? widths.join(', ') : 'classifier only'})` };
+  if (!best) return `even at ${WIDTHS[WIDTHS.length - 1] * 100} % width its copy has more than ${Math.round(size * 100)} % of its parameters`;
+  const share = best.model.countParams() / teacher.countParams();
+  const widthText = best.width === 1 ? 'full width' : `${fractionText(best.width)} width`;
+  return {
+    model: best.model,
+    arch: 'auto',
+    note: `auto: the teacher's architecture at ${widthText} (${widthsText(teacher, best.model)}), ${formatCount(best.model.countParams())} parameters, ${(100 * share).toFixed(0)} % of the teacher's`,
+  };
+}
+
+function fractionText(w: number): string {
+  const known: Record<number, string> = { 0.75: '3/4', 0.5: 'half', 0.375: '3/8', 0.25: 'quarter', 0.1875: '3/16', 0.125: '1/8', 0.0625: '1/16' };
+  return known[w] ?? `${(w * 100).toFixed(0)} %`;
+}
+
+function formatCount(n: number): string {
+  return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** The fallback when the teacher cannot be copied: LeNet-5 at half width for grey images ≥ 28 px, else the compact CNN, else the MLP. */
@@ -261,11 +322,11 @@ export function buildStudent(
     case 'cnn':
       return { model: cnn(inputShape, numClasses, init), arch };
     case 'auto': {
-      const copied = teacherModel ? halfTeacher(teacherModel, inputShape, numClasses, init) : 'no teacher model was given';
+      const copied = teacherModel ? teacherCopy(teacherModel, inputShape, numClasses, options.size ?? DEFAULT_SIZE, init) : 'no teacher model was given';
       if (typeof copied !== 'string') return copied;
       const fallback = fallbackArch(inputShape);
       const built = buildStudent(fallback, inputShape, numClasses, undefined, options);
-      const reason = teacherModel ? `the teacher is not a plain chain of common layers (${copied})` : copied;
+      const reason = teacherModel ? `the teacher's graph cannot be copied (${copied})` : copied;
       return { ...built, note: `auto: ${reason}, so the student is ${fallback}` };
     }
     default:

@@ -67,6 +67,29 @@ describe('student zoo: shapes and parameter counts', () => {
     expect(paramsOf('cnn', [32, 32, 3])).toBe(315_722);
   });
 
+  // resnet at width 1, 32×32×3, 10 classes: stem 27·16 + 16 = 448; block 16→16: 2 × (9·16·16 + 16) = 4,640;
+  //   block 16→32/2: 9·16·32 + 32 = 4,640, 9·32·32 + 32 = 9,248, shortcut 16·32 + 32 = 544; block 32→64/2: 18,496 +
+  //   36,928 + 2,112; dense 64·10 + 10 = 650. Total 77,706.
+  // mobilenet at width 1, 224×224×3: stem 27·32 + 32 = 896; depthwise 3×3 with bias on 32, 64, 128, 128, 256, 256
+  //   channels: 8,640; pointwise 32→64→128→128→256→256→512 with bias: 257,344; dense 512·10 + 10 = 5,130. Total 272,010.
+  it('resnet and mobilenet, and their sizing to a share of the teacher', () => {
+    expect(paramsOf('resnet', [32, 32, 3])).toBe(77_706);
+    expect(paramsOf('resnet', [3, 32, 32])).toBe(77_706);
+    expect(paramsOf('mobilenet', [224, 224, 3])).toBe(272_010);
+    // A 464k-parameter teacher (the CIFAR ResNet-32) gets width 1 within a quarter of it; a 78k one width 1/2.
+    const big = buildStudent('resnet', [32, 32, 3], 10, undefined, { teacherParams: 464_154 });
+    expect(big.note).toBe("resnet at width 1: 77,706 parameters, 17 % of the teacher's");
+    const small = buildStudent('resnet', [32, 32, 3], 10, undefined, { teacherParams: 78_666 });
+    expect(small.model.countParams()).toBeLessThanOrEqual(78_666 * 0.25 * 1.05);
+    expect(small.note).toMatch(/^resnet at width 0.5:/);
+    // auto without a model to copy picks by the image: MobileNet's plan above 64 px, never a dense layer on a big map.
+    const mobile = buildStudent('auto', [224, 224, 3], 7, undefined, { teacherParams: 539_008 });
+    expect(mobile.arch).toBe('mobilenet');
+    expect(mobile.model.countParams()).toBeLessThan(539_008 * 0.27);
+    for (const b of [big, small, mobile]) b.model.dispose();
+    expect(() => buildStudent('resnet', [6, 6, 3], 10)).toThrow('resnet needs images of at least 8×8 pixels; this input is 6×6: pick mlp');
+  });
+
   it('reads NCHW and flat square inputs as images', () => {
     expect(paramsOf('cnn', [3, 32, 32])).toBe(315_722);
     expect(paramsOf('lenet5', [784])).toBe(61_706);
@@ -76,12 +99,12 @@ describe('student zoo: shapes and parameter counts', () => {
     expect(() => buildStudent('lenet5', [20, 20, 1], 10)).toThrow('lenet5 needs images of at least 28×28 pixels; this input is 20×20: pick cnn or mlp');
     expect(() => buildStudent('cnn', [8, 8], 10)).toThrow(StudentError);
     expect(() => buildStudent('cnn', [101], 10)).toThrow('cnn needs an image input, but the teacher takes a flat vector of 101 values: pick mlp');
-    expect(() => buildStudent('resnet', [28, 28, 1], 10)).toThrow('unknown student architecture "resnet"');
+    expect(() => buildStudent('resnet50', [28, 28, 1], 10)).toThrow('unknown student architecture "resnet50"');
     expect(() => buildStudent('mlp', [28, 28, 1], 1)).toThrow('a student needs at least 2 classes');
   });
 
   it('lists every architecture with a description', () => {
-    expect(STUDENT_ARCHS.map((a) => a.name)).toEqual(['auto', 'lenet5', 'lenet5-half', 'mlp', 'cnn']);
+    expect(STUDENT_ARCHS.map((a) => a.name)).toEqual(['auto', 'lenet5', 'lenet5-half', 'mlp', 'cnn', 'resnet', 'mobilenet']);
     for (const a of STUDENT_ARCHS) expect(a.description.length).toBeGreaterThan(20);
   });
 

@@ -17,6 +17,8 @@ export const STUDENT_ARCHS: readonly StudentArch[] = [
   { name: 'lenet5-half', description: 'LeNet-5 at half width: conv 3 → 8 → 60, dense 42 (15,738 parameters on 32×32×1, 10 classes). Images of at least 28×28.' },
   { name: 'mlp', description: 'Flatten → dense 256 → dense 128 → classes. Works for any input.' },
   { name: 'cnn', description: 'Compact CNN: conv 32@3×3 → pool → conv 64@3×3 → pool → dense 128 → classes. Images of at least 10×10.' },
+  { name: 'resnet', description: 'CIFAR-style residual net: conv 16 → three stages of one residual block (16, 32, 64 channels, strides 1, 2, 2) → global average pool → classes (77,706 parameters on 32×32×3 with 10 classes at width 1; under auto, widened or narrowed to the parameter budget). Images of at least 8×8.' },
+  { name: 'mobilenet', description: 'MobileNet-style net for large images: conv 32/2 → six depthwise-separable blocks (64 to 512 channels, four strides of 2) → global average pool → classes (width scales with the parameter budget under auto). Images of at least 32×32.' },
 ];
 
 export interface BuiltStudent {
@@ -32,6 +34,11 @@ export interface StudentOptions {
   seed?: number;
   /** `auto`'s parameter budget as a share of the teacher's (default DEFAULT_SIZE). */
   size?: number;
+  /**
+   * The teacher's parameter count, for sizing `resnet` and `mobilenet` (and `auto`'s fallback to them) when there is
+   * no teacher model to copy (graph models, ONNX).
+   */
+  teacherParams?: number;
 }
 
 export class StudentError extends Error {
@@ -126,6 +133,83 @@ function cnn(inputShape: readonly number[], numClasses: number, init: Init): tf.
     ],
     'cnn',
   );
+}
+
+/**
+ * A residual block without normalisation: conv 3×3 → relu → conv 3×3, added to the input (through a 1×1 conv when
+ * the stride or width changes), then relu. Students learn from synthetic samples only, so they carry no BatchNorm
+ * statistics to fit to them; at 8 layers deep the net trains without.
+ */
+function residualBlock(x: tf.SymbolicTensor, filters: number, stride: number, init: Init): tf.SymbolicTensor {
+  const conv = (k: number, s: number, activation?: 'relu') =>
+    tf.layers.conv2d({ filters, kernelSize: k, strides: s, padding: 'same', activation, kernelInitializer: init.kernel() });
+  const branch = conv(3, 1).apply(conv(3, stride, 'relu').apply(x)) as tf.SymbolicTensor;
+  const inChannels = x.shape[x.shape.length - 1];
+  const shortcut = stride !== 1 || inChannels !== filters ? (conv(1, stride).apply(x) as tf.SymbolicTensor) : x;
+  return tf.layers.reLU().apply(tf.layers.add().apply([branch, shortcut])) as tf.SymbolicTensor;
+}
+
+/** The image input and its NHWC adapter (see imageAdapter), as a functional graph's start. */
+function imageInput(inputShape: readonly number[], arch: string, minSide: number): { input: tf.SymbolicTensor; x: tf.SymbolicTensor } {
+  const { layers: adapter, hwc } = imageAdapter(inputShape, arch);
+  if (hwc[0] < minSide || hwc[1] < minSide)
+    throw new StudentError(`${arch} needs images of at least ${minSide}×${minSide} pixels; this input is ${hwc[0]}×${hwc[1]}: pick ${minSide > 8 ? 'resnet or ' : ''}mlp`);
+  const input = tf.input({ shape: [...inputShape] });
+  let x = input;
+  for (const layer of adapter) x = layer.apply(x) as tf.SymbolicTensor;
+  return { input, x };
+}
+
+/** CIFAR ResNet-8 (He et al.'s 6n+2 with n = 1) at `width`, without BatchNorm. */
+function resnet(inputShape: readonly number[], numClasses: number, width: number, init: Init): tf.LayersModel {
+  const { input, x: start } = imageInput(inputShape, 'resnet', 8);
+  const w = (n: number) => Math.max(1, Math.round(n * width));
+  let x = tf.layers.conv2d({ filters: w(16), kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init.kernel() }).apply(start) as tf.SymbolicTensor;
+  x = residualBlock(x, w(16), 1, init);
+  x = residualBlock(x, w(32), 2, init);
+  x = residualBlock(x, w(64), 2, init);
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: numClasses, kernelInitializer: init.kernel() }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out, name: 'resnet' });
+}
+
+/** MobileNet v1's plan at `width` (a stride-2 stem, depthwise-separable blocks), without BatchNorm. */
+function mobilenet(inputShape: readonly number[], numClasses: number, width: number, init: Init): tf.LayersModel {
+  const { input, x: start } = imageInput(inputShape, 'mobilenet', 32);
+  const w = (n: number) => Math.max(1, Math.round(n * width));
+  let x = tf.layers.conv2d({ filters: w(32), kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init.kernel() }).apply(start) as tf.SymbolicTensor;
+  for (const [filters, stride] of [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2]] as const) {
+    x = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: stride, padding: 'same', activation: 'relu', depthwiseInitializer: init.kernel() }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({ filters: w(filters), kernelSize: 1, activation: 'relu', kernelInitializer: init.kernel() }).apply(x) as tf.SymbolicTensor;
+  }
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: numClasses, kernelInitializer: init.kernel() }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out, name: 'mobilenet' });
+}
+
+/** Widths a sized zoo student tries, largest first. */
+const ZOO_WIDTHS = [4, 3, 2, 1.5, 1, 3 / 4, 1 / 2, 3 / 8, 1 / 4] as const;
+
+/**
+ * A zoo net at the largest width whose parameters stay within `size` of the teacher's (5 % slack) and below the
+ * teacher's own; width 1 without a teacher size to go by.
+ */
+function sizedZoo(
+  make: (width: number) => tf.LayersModel,
+  arch: string,
+  teacherParams: number | undefined,
+  size: number,
+): BuiltStudent {
+  if (!teacherParams) return { model: make(1), arch };
+  const budget = teacherParams * size * 1.05;
+  for (const width of ZOO_WIDTHS) {
+    const model = make(width);
+    const params = model.countParams();
+    if ((params <= budget && params < teacherParams) || width === ZOO_WIDTHS[ZOO_WIDTHS.length - 1])
+      return { model, arch, note: `${arch} at width ${width}: ${formatCount(params)} parameters, ${((100 * params) / teacherParams).toFixed(0)} % of the teacher's` };
+    model.dispose();
+  }
+  throw new StudentError('internal: no width tried');
 }
 
 /** Layers the width copy rebuilds; the ones in CHANNEL_MAKERS get fewer channels, the rest follow their inputs. */
@@ -285,12 +369,19 @@ function formatCount(n: number): string {
   return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-/** The fallback when the teacher cannot be copied: LeNet-5 at half width for grey images ≥ 28 px, else the compact CNN, else the MLP. */
+/**
+ * The fallback when the teacher cannot be copied: LeNet-5 at half width for grey images of 28 to 64 px (the size
+ * LeNet-5 was made for), the residual net for other images up to 64 px, the MobileNet plan above that, the compact
+ * CNN for small ones, else the MLP. Never a dense layer on a flattened large map.
+ */
 function fallbackArch(inputShape: readonly number[]): string {
   try {
     const { hwc } = imageAdapter(inputShape, 'auto');
-    if (hwc[2] === 1 && hwc[0] >= 28 && hwc[1] >= 28) return 'lenet5-half';
-    if (hwc[0] >= 10 && hwc[1] >= 10) return 'cnn';
+    const side = Math.min(hwc[0], hwc[1]);
+    if (hwc[2] === 1 && side >= 28 && Math.max(hwc[0], hwc[1]) <= 64) return 'lenet5-half';
+    if (side > 64) return 'mobilenet';
+    if (side >= 16) return 'resnet';
+    if (side >= 10) return 'cnn';
   } catch {
     // A flat non-square input: only the MLP fits.
   }
@@ -321,13 +412,17 @@ export function buildStudent(
       return { model: mlp(inputShape, numClasses, init), arch };
     case 'cnn':
       return { model: cnn(inputShape, numClasses, init), arch };
+    case 'resnet':
+      return sizedZoo((w) => resnet(inputShape, numClasses, w, init), arch, options.teacherParams, options.size ?? DEFAULT_SIZE);
+    case 'mobilenet':
+      return sizedZoo((w) => mobilenet(inputShape, numClasses, w, init), arch, options.teacherParams, options.size ?? DEFAULT_SIZE);
     case 'auto': {
       const copied = teacherModel ? teacherCopy(teacherModel, inputShape, numClasses, options.size ?? DEFAULT_SIZE, init) : 'no teacher model was given';
       if (typeof copied !== 'string') return copied;
       const fallback = fallbackArch(inputShape);
       const built = buildStudent(fallback, inputShape, numClasses, undefined, options);
       const reason = teacherModel ? `the teacher's graph cannot be copied (${copied})` : copied;
-      return { ...built, note: `auto: ${reason}, so the student is ${fallback}` };
+      return { ...built, note: `auto: ${reason}, so the student is ${built.note ?? fallback}` };
     }
     default:
       throw new StudentError(`unknown student architecture "${arch}"; choose one of ${STUDENT_ARCHS.map((a) => a.name).join(', ')}`);

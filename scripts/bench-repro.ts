@@ -2,6 +2,7 @@
  * `npm run bench:repro -- --data <dir or file> --dataset mnist|fashion-mnist|cifar10 --teacher <model> --preset <p>
  *   [--seeds 3] [--student lenet5-half] [--set key=value …] [--label text] [--workers N] [--pool-cache <file>]
  *   [--scale S] [--mean M[,M,M]] [--std S[,S,S]] [--no-record]`
+ * `npm run bench:repro -- --panel <panel dir> --preset <p> …`: every teacher of a panel (scripts/bench-panel.ts).
  *
  * Distils the teacher with the engine (exactly what `cake distill` runs), evaluates each student on the data set's
  * test split (t10k IDX files; CIFAR-10's test_batch.bin[.gz], the file or its folder), prints JSON, and appends a row
@@ -21,6 +22,13 @@ import { failInOneLine } from '../src/cli/one-line-failures';
 import { benchTeacherAndTest } from './bench-setup';
 
 failInOneLine('bench:repro');
+
+// --panel <dir>: the same run on every teacher of a panel, with each teacher's result and the panel's minimum.
+if (process.argv.includes('--panel')) {
+  const { runPanel } = await import('./bench-panel');
+  await runPanel(process.argv.slice(2));
+  process.exit(0);
+}
 
 const args = parseArgs(process.argv.slice(2), {
   values: ['data', 'dataset', 'teacher', 'preset', 'seeds', 'student', 'label', 'first-seed', 'pool-cache', 'workers', 'scale', 'mean', 'std', 'pad'],

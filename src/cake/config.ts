@@ -96,6 +96,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
     },
     student: {
       arch: 'auto',
+      size: 0.25,
       epochs: 30,
       batchSize: 256,
       lr: 0.5,

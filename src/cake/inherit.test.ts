@@ -4,8 +4,9 @@ import { initNodeBackend } from '../tfjs/node-backend';
 import { InheritError, inheritFromTeacher } from './inherit';
 import { initStudentWeights } from './init';
 import { Rng } from './rng';
-import { flattenGraph } from '../models/graph';
-import { buildStudent } from '../models/students';
+import { flattenGraph } from './graph';
+import { buildRunStudent, buildStudent } from '../models/students';
+import { INPUT_SCALE_LAYER } from './input-space';
 
 beforeAll(async () => {
   await initNodeBackend();
@@ -190,6 +191,27 @@ describe('a student copied from a residual, depthwise or nested teacher', () => 
       return [...norms.keys()].sort((a, b) => norms[b] - norms[a]).slice(0, 4).sort((a, b) => a - b).join();
     });
     expect(ownBest[0]).not.toBe(ownBest[1]);
+    built.model.dispose();
+    teacher.dispose();
+  });
+
+  it('folds a raw-pixel teacher’s input scale into the first layer of a student that scales its input', () => {
+    const input = tf.input({ shape: [8, 8, 3] });
+    let y = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tf.SymbolicTensor;
+    y = tf.layers.batchNormalization().apply(y) as tf.SymbolicTensor;
+    y = tf.layers.globalAveragePooling2d({}).apply(tf.layers.reLU().apply(y)) as tf.SymbolicTensor;
+    const teacher = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3 }).apply(y) as tf.SymbolicTensor });
+    initStudentWeights(teacher, new Rng(5));
+    // Full width, so the copy must compute the teacher exactly; the input range says raw 0-255 pixels.
+    const config = { seed: 0, student: { arch: 'auto', size: 1 }, synthesis: { clampRange: [0, 255] as [number, number] } };
+    const built = buildRunStudent(config, [8, 8, 3], 3, teacher);
+    expect(built.model.layers[1].name).toBe(INPUT_SCALE_LAYER);
+    inheritFromTeacher(teacher, built.model);
+    const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 4);
+    const t = (teacher.predict(x) as tf.Tensor).arraySync() as number[][];
+    const s = (built.model.predict(x) as tf.Tensor).arraySync() as number[][];
+    s.flat().forEach((v, i) => expect(v).toBeCloseTo(t.flat()[i], 2));
+    expect(Math.max(...t.flat().map(Math.abs))).toBeGreaterThan(1);
     built.model.dispose();
     teacher.dispose();
   });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { CHANNEL_MAKERS, flattenGraph, GraphError, type FlatGraph, type GraphOp } from '../models/graph';
+import { CHANNEL_MAKERS, flattenGraph, GraphError, type FlatGraph, type GraphOp } from './graph';
+import { INPUT_SCALE_LAYER } from './input-space';
 
 /**
  * Start a student from the teacher's own weights when the student is a narrower copy of the teacher's graph
@@ -275,7 +276,9 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     }
   };
 
-  // 3. Copy each weighted layer's kept slices into its student twin.
+  // 3. Copy each weighted layer's kept slices into its student twin. A student that scales its input first
+  // (INPUT_SCALE_LAYER: u = a·x) gets the kernels of the layers that read the input divided by a: W_s·(a·x) = W_t·x.
+  const inputScale = flattenGraph(student).ops.find((op) => op.layer.name === INPUT_SCALE_LAYER)?.layer.getConfig().scale as number | undefined;
   const report: InheritedLayer[] = [];
   pairs.forEach((p, i) => {
     const cls = p.t.className;
@@ -321,6 +324,12 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
       if (cls !== 'Dense' && a.length === 4 && (a[0] !== b[0] || a[1] !== b[1]))
         throw new InheritError(`${where} has a ${b.slice(0, 2).join('×')} kernel, the teacher's ${a.slice(0, 2).join('×')}`);
       throw new InheritError(`${where} has weights of shape [${b}] where the teacher's channels it keeps give [${a}]`);
+    }
+    if (inputScale !== undefined && pairs[p.inputs[0]]?.t.className === 'InputLayer') {
+      if (cls === 'SeparableConv2D' || PER_CHANNEL.has(cls)) throw new InheritError(`the input scaling cannot be folded into "${p.s.layer.name}" (${cls})`);
+      const kernel = fresh[0];
+      fresh[0] = tf.tidy(() => tf.div(kernel, inputScale));
+      kernel.dispose();
     }
     p.s.layer.setWeights(fresh);
     tf.dispose(fresh);

@@ -31,6 +31,13 @@ export function inputMapFor(range: readonly [number, number] | undefined): Input
   return { scale: width / 4, offset: (lo + hi) / 2 };
 }
 
+/**
+ * The name of the fixed Rescaling a student of such a teacher starts with: x / scale, without the offset, so the
+ * student's first layer works at the scale of normalised inputs and zero padding means what it means to the teacher.
+ * A student that starts from the teacher's channels has that layer's weights multiplied by `scale` (inherit.ts).
+ */
+export const INPUT_SCALE_LAYER = 'cake_input_scale';
+
 /** Synthesis-space values to the teacher's input, in place. */
 export function toTeacherSpace(u: Float32Array, map: InputMap | null): Float32Array {
   if (map) for (let i = 0; i < u.length; i++) u[i] = map.scale * u[i] + map.offset;

@@ -69,7 +69,17 @@ export const KNOBS = [
     kind: 'arch',
     ref: 'student.model.arch',
     label: 'Student architecture',
-    doc: 'A name from the student zoo (src/models/students.ts): lenet5, lenet5-half, mlp, cnn, or `auto`, the teacher’s own architecture at half width when it is a plain chain of common layers (else lenet5-half for 1-channel images, cnn otherwise).',
+    doc: 'A name from the student zoo (src/models/students.ts): lenet5, lenet5-half, mlp, cnn, resnet, mobilenet, or `auto`, the teacher’s own graph (nested, residual and depthwise ones included) at the width that keeps about `student.size` of its parameters; where it cannot be copied, lenet5-half for 1-channel images up to 64 px, resnet for other images up to 64 px, mobilenet above.',
+  },
+  {
+    key: 'student.size',
+    kind: 'number',
+    min: 0.01,
+    max: 1,
+    group: 'Student training',
+    label: 'Student size',
+    hint: 'the share of the teacher’s parameters auto (and resnet, mobilenet) may use; a student is never larger than its teacher',
+    doc: 'The parameter budget of `auto`, `resnet` and `mobilenet` students, as a share of the teacher’s parameters: the widest simple fraction of the teacher’s width (or the zoo net’s) that stays within it (5 % slack) and below the teacher; 0.25 keeps LeNet-5 at half width.',
   },
   // --- Synthesis ---
   {

@@ -3,6 +3,7 @@ import type { SynthesisConfig } from './config';
 import { inferLayout, synthesisLoss, type InputLayout } from './losses';
 import type { RunControl, SynthesisLosses } from './progress';
 import type { Rng } from './rng';
+import { inputMapFor, rangeInSynthesisSpace, teacherInSynthesisSpace, toTeacherSpace } from './input-space';
 import type { Teacher } from './teacher';
 
 /**
@@ -71,7 +72,12 @@ export function initialInputs(cfg: SynthesisConfig, count: number, rng: Rng): Fl
 }
 
 export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
-  const { teacher, cfg, set, eta, rng, control, onStep } = args;
+  const { cfg, set, eta, rng, control, onStep } = args;
+  // Samples move in the synthesis space (input-space.ts): the teacher's own inputs when its declared range
+  // (clampRange) looks normalised, a standardised copy of raw or 0-1 pixel ranges otherwise.
+  const map = inputMapFor(cfg.clampRange);
+  const teacher = teacherInSynthesisSpace(args.teacher, map);
+  const [lo, hi] = rangeInSynthesisSpace(cfg.clampRange, map);
   const B = cfg.batchSize;
   const K = cfg.groupSize;
   const C = teacher.numClasses;
@@ -82,7 +88,7 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
   const targets = drawTargets(B / K, K, C, rng);
   const targetTensor = tf.tensor1d(targets, 'int32');
   const oneHot = tf.tidy(() => tf.oneHot(targetTensor, C).toFloat()) as tf.Tensor2D;
-  const project = (t: tf.Tensor) => (cfg.clamp ? tf.clipByValue(t, cfg.clampRange[0], cfg.clampRange[1]) : t);
+  const project = (t: tf.Tensor) => (cfg.clamp ? tf.clipByValue(t, lo, hi) : t);
   let x: tf.Tensor = tf.tidy(() => project(tf.tensor(initialInputs(cfg, size, rng), shape)));
   // Adam's moments, when Adam is chosen; plain SGD keeps no state (a fresh optimiser per set, as in the reference).
   let m1: tf.Tensor | null = cfg.optimizer === 'adam' ? tf.zerosLike(x) : null;
@@ -172,7 +178,9 @@ export async function synthesizeSet(args: SetArgs): Promise<SetOutcome> {
     const metrics = await readMetrics(last, stepTotals[stepTotals.length - 1]);
     const probs = (await probsT.data()) as Float32Array;
     const labels = cfg.softLabels ? probs : ((await labelsT.data()) as Float32Array);
-    const xs = (await x.data()) as Float32Array;
+    // The pool, the student and the gallery take the teacher's own inputs.
+    const raw = (await x.data()) as Float32Array;
+    const xs = map ? toTeacherSpace(raw.slice(), map) : raw;
     tf.dispose(cfg.softLabels ? [probsT] : [probsT, labelsT]);
     return { x: xs, labels, probs, targets, hitRate: finalHitRate(probs, targets, C), losses: metrics.losses };
   } finally {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { flattenGraph } from './graph';
 import { hintLoss, type Hints } from './hints';
 import type { StudentConfig } from './config';
 import { makeOptimizer, type OptimizerState } from './optim';
@@ -144,6 +145,10 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
   const schedule = oneCycle(cfg.lr, cfg.epochs * perEpoch + 1, cfg.momentum);
   const optimizer = makeOptimizer(cfg.optimizer, cfg.weightDecay);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  // BatchNorm runs in inference form with its stored statistics, which stay as they were: a student copied from the
+  // teacher keeps the teacher's statistics of real data, which batches of synthetic samples would overwrite (its scale
+  // and shift still learn). The zoo's students have no BatchNorm; dropout, where a copied student has it, is then off too.
+  const training = !flattenGraph(model).ops.some((op) => op.className === 'BatchNormalization');
   // Two input buffers when labelling elsewhere: the next batch is prepared while the student trains on this one.
   const xBufs = Array.from({ length: relabelElsewhere ? 2 : 1 }, () => new Float32Array(bs * d));
   // Stored labels; unused (and overwritten by the batch prepared ahead) when the teacher relabels.
@@ -187,8 +192,8 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
             ? outside.features.map((f, i) => tf.tensor(f, [bs, ...hints!.targetShapes[i]]))
             : hints?.targets(xb);
           const { value, grads } = tf.variableGrads(() => {
-            const outs = hints ? (hints.student.apply(xb, { training: true }) as tf.Tensor[]) : null;
-            const logits = (outs ? outs[outs.length - 1] : model.apply(xb, { training: true })) as tf.Tensor2D;
+            const outs = hints ? (hints.student.apply(xb, { training }) as tf.Tensor[]) : null;
+            const logits = (outs ? outs[outs.length - 1] : model.apply(xb, { training })) as tf.Tensor2D;
             const base = teacherLogits
               ? logitDistillationLoss(logits, teacherLogits, cfg.temperature, cfg.classBalance)
               : softTargetCrossEntropy(logits, yb!, cfg.temperature);

@@ -17,7 +17,7 @@ import { parseFormats, type ExportFormat } from '../io/format-names';
 import { inspectTeacher } from '../io/teacher-info';
 import { loadTeacher } from '../io/teacher-load';
 import { deploySummary, freshSamples, measureDeployment } from '../models/deploy';
-import { buildStudent } from '../models/students';
+import { buildRunStudent } from '../models/students';
 import { numberOpt, parseArgs, required, UsageError, type Args } from './args';
 import { labelledData, preprocessingFlags } from './datasets';
 import { writeFormat } from './export';
@@ -73,7 +73,7 @@ export async function distill(argv: string[]): Promise<void> {
     }
     const issues = validateConfig(config, traits);
     if (issues.length) throw new UsageError(issues.map((i) => `${i.key} ${i.message}`).join('; '));
-    const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model);
+    const built = buildRunStudent(config, info.inputShape, info.numClasses, loaded.model, info.params);
     if (!quiet) {
       line.log(
         `teacher: ${info.inputShape.join('×')} → ${info.numClasses} classes, ${info.params} parameters, logits: ${info.logitsFrom}; ` +

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { flattenGraph } from '../models/graph';
+import { flattenGraph } from '../cake/graph';
 
 /**
  * A guess at the input range of a teacher whose files do not declare it (most `.h5`, `.onnx` and tfjs files), from

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { INPUT_SCALE_LAYER, inputMapFor } from '../cake/input-space';
 import { inputLayout } from '../io/teacher-info';
-import { CHANNEL_MAKERS, classifierOp, flattenGraph, GraphError, type FlatGraph } from './graph';
+import { CHANNEL_MAKERS, classifierOp, flattenGraph, GraphError, type FlatGraph } from '../cake/graph';
 
 // The student zoo: small classifiers CAKE distils a teacher into. Every student takes exactly the teacher's input
 // shape (so synthetic samples feed both unchanged) and outputs raw logits (no softmax: the distillation loss
@@ -39,6 +40,11 @@ export interface StudentOptions {
    * no teacher model to copy (graph models, ONNX).
    */
   teacherParams?: number;
+  /**
+   * Multiplies the input before anything else (a fixed Rescaling layer): students of teachers that take raw 0-255
+   * or 0-1 pixels see them at the scale normalised inputs have, so their training rates fit (see buildRunStudent).
+   */
+  inputScale?: number;
 }
 
 export class StudentError extends Error {
@@ -48,11 +54,21 @@ export class StudentError extends Error {
   }
 }
 
-/** Builds kernel initialisers with successive seeds (or tfjs' unseeded defaults). */
+/**
+ * What every layer of one student is built with: kernel initialisers with successive seeds (or tfjs' unseeded
+ * defaults), and the fixed input scaling that goes first.
+ */
 class Init {
   private next: number | undefined;
-  constructor(seed?: number) {
+  constructor(
+    seed?: number,
+    private readonly inputScale?: number,
+  ) {
     this.next = seed;
+  }
+  /** The layers every student starts with: the input scaling, when there is one. */
+  front(): tf.layers.Layer[] {
+    return this.inputScale === undefined ? [] : [tf.layers.rescaling({ scale: this.inputScale, offset: 0, name: INPUT_SCALE_LAYER, trainable: false })];
   }
   kernel(): ReturnType<typeof tf.initializers.glorotUniform> | 'glorotUniform' {
     if (this.next === undefined) return 'glorotUniform';
@@ -77,8 +93,8 @@ function imageAdapter(inputShape: readonly number[], arch: string): { layers: tf
   throw new StudentError(`${arch} needs an image input, but the teacher takes a flat vector of ${shape[0]} values: pick mlp`);
 }
 
-function sequential(inputShape: readonly number[], layers: tf.layers.Layer[], name: string): tf.LayersModel {
-  return tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [...inputShape] }), ...layers], name });
+function sequential(inputShape: readonly number[], layers: tf.layers.Layer[], name: string, init: Init): tf.LayersModel {
+  return tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [...inputShape] }), ...init.front(), ...layers], name });
 }
 
 function lenet5(inputShape: readonly number[], numClasses: number, widths: [number, number, number, number], arch: string, init: Init): tf.LayersModel {
@@ -105,13 +121,14 @@ function lenet5(inputShape: readonly number[], numClasses: number, widths: [numb
       tf.layers.dense({ units: numClasses, kernelInitializer: init.kernel() }),
     ],
     arch.replace('-', '_'),
+    init,
   );
 }
 
 function mlp(inputShape: readonly number[], numClasses: number, init: Init): tf.LayersModel {
   const dense = (units: number, activation?: 'relu') => tf.layers.dense({ units, activation, kernelInitializer: init.kernel() });
   const flatten = inputShape.length > 1 ? [tf.layers.flatten()] : [];
-  return sequential(inputShape, [...flatten, dense(256, 'relu'), dense(128, 'relu'), dense(numClasses)], 'mlp');
+  return sequential(inputShape, [...flatten, dense(256, 'relu'), dense(128, 'relu'), dense(numClasses)], 'mlp', init);
 }
 
 function cnn(inputShape: readonly number[], numClasses: number, init: Init): tf.LayersModel {
@@ -132,6 +149,7 @@ function cnn(inputShape: readonly number[], numClasses: number, init: Init): tf.
       tf.layers.dense({ units: numClasses, kernelInitializer: init.kernel() }),
     ],
     'cnn',
+    init,
   );
 }
 
@@ -150,19 +168,19 @@ function residualBlock(x: tf.SymbolicTensor, filters: number, stride: number, in
 }
 
 /** The image input and its NHWC adapter (see imageAdapter), as a functional graph's start. */
-function imageInput(inputShape: readonly number[], arch: string, minSide: number): { input: tf.SymbolicTensor; x: tf.SymbolicTensor } {
+function imageInput(inputShape: readonly number[], arch: string, minSide: number, init: Init): { input: tf.SymbolicTensor; x: tf.SymbolicTensor } {
   const { layers: adapter, hwc } = imageAdapter(inputShape, arch);
   if (hwc[0] < minSide || hwc[1] < minSide)
     throw new StudentError(`${arch} needs images of at least ${minSide}×${minSide} pixels; this input is ${hwc[0]}×${hwc[1]}: pick ${minSide > 8 ? 'resnet or ' : ''}mlp`);
   const input = tf.input({ shape: [...inputShape] });
   let x = input;
-  for (const layer of adapter) x = layer.apply(x) as tf.SymbolicTensor;
+  for (const layer of [...init.front(), ...adapter]) x = layer.apply(x) as tf.SymbolicTensor;
   return { input, x };
 }
 
 /** CIFAR ResNet-8 (He et al.'s 6n+2 with n = 1) at `width`, without BatchNorm. */
 function resnet(inputShape: readonly number[], numClasses: number, width: number, init: Init): tf.LayersModel {
-  const { input, x: start } = imageInput(inputShape, 'resnet', 8);
+  const { input, x: start } = imageInput(inputShape, 'resnet', 8, init);
   const w = (n: number) => Math.max(1, Math.round(n * width));
   let x = tf.layers.conv2d({ filters: w(16), kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init.kernel() }).apply(start) as tf.SymbolicTensor;
   x = residualBlock(x, w(16), 1, init);
@@ -175,7 +193,7 @@ function resnet(inputShape: readonly number[], numClasses: number, width: number
 
 /** MobileNet v1's plan at `width` (a stride-2 stem, depthwise-separable blocks), without BatchNorm. */
 function mobilenet(inputShape: readonly number[], numClasses: number, width: number, init: Init): tf.LayersModel {
-  const { input, x: start } = imageInput(inputShape, 'mobilenet', 32);
+  const { input, x: start } = imageInput(inputShape, 'mobilenet', 32, init);
   const w = (n: number) => Math.max(1, Math.round(n * width));
   let x = tf.layers.conv2d({ filters: w(32), kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init.kernel() }).apply(start) as tf.SymbolicTensor;
   for (const [filters, stride] of [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2]] as const) {
@@ -205,7 +223,7 @@ function sizedZoo(
   for (const width of ZOO_WIDTHS) {
     const model = make(width);
     const params = model.countParams();
-    if ((params <= budget && params < teacherParams) || width === ZOO_WIDTHS[ZOO_WIDTHS.length - 1])
+    if ((params <= budget && params <= teacherParams) || width === ZOO_WIDTHS[ZOO_WIDTHS.length - 1])
       return { model, arch, note: `${arch} at width ${width}: ${formatCount(params)} parameters, ${((100 * params) / teacherParams).toFixed(0)} % of the teacher's` };
     model.dispose();
   }
@@ -251,7 +269,7 @@ function widthCopy(teacher: tf.LayersModel, inputShape: readonly number[], numCl
   const unknown = graph.ops.find((op) => !COPYABLE.has(op.className));
   if (unknown) return `it has a ${unknown.className} layer ("${unknown.layer.name}")`;
   const scaled = (n: number) => Math.max(1, Math.ceil(n * width));
-  const names = new Set<string>();
+  const names = new Set<string>([INPUT_SCALE_LAYER]);
   const unique = (name: string) => {
     let n = name;
     for (let k = 2; names.has(n); k++) n = `${name}_${k}`;
@@ -265,6 +283,7 @@ function widthCopy(teacher: tf.LayersModel, inputShape: readonly number[], numCl
     if (cls === 'InputLayer') {
       if (input) return 'it has several inputs';
       out[i] = input = tf.input({ shape: [...inputShape], name: unique(op.layer.name) });
+      for (const layer of init.front()) out[i] = layer.apply(out[i]) as tf.SymbolicTensor;
       continue;
     }
     const ins = op.inputs.map((j) => out[j]);
@@ -335,7 +354,7 @@ function widthsText(teacher: tf.LayersModel, student: tf.LayersModel): string {
 
 /**
  * The teacher's graph at the largest of WIDTHS whose parameters stay within `size` of the teacher's (5 % slack, so
- * LeNet-5 at half width, 25.5 %, meets a 25 % budget) and below the teacher's own; or why it cannot be copied.
+ * LeNet-5 at half width, 25.5 %, meets a 25 % budget) and never above the teacher's own; or why it cannot be copied.
  */
 function teacherCopy(teacher: tf.LayersModel, inputShape: readonly number[], numClasses: number, size: number, init: Init): BuiltStudent | string {
   const budget = teacher.countParams() * size * 1.05;
@@ -344,7 +363,7 @@ function teacherCopy(teacher: tf.LayersModel, inputShape: readonly number[], num
     const built = widthCopy(teacher, inputShape, numClasses, width, init);
     if (typeof built === 'string') return built;
     const params = built.countParams();
-    if (params <= budget && params < teacher.countParams()) {
+    if (params <= budget && params <= teacher.countParams()) {
       best = { model: built, width };
       break;
     }
@@ -402,7 +421,7 @@ export function buildStudent(
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new StudentError(`a student needs at least 2 classes, got ${numClasses}`);
   if (inputShape.length < 1 || inputShape.length > 3 || inputShape.some((d) => !Number.isInteger(d) || d < 1))
     throw new StudentError(`cannot build a student for input shape [${inputShape.join(',')}]: expected [H, W], [H, W, C] or a flat vector`);
-  const init = new Init(options.seed);
+  const init = new Init(options.seed, options.inputScale);
   switch (arch) {
     case 'lenet5':
       return { model: lenet5(inputShape, numClasses, [6, 16, 120, 84], arch, init), arch };
@@ -427,4 +446,26 @@ export function buildStudent(
     default:
       throw new StudentError(`unknown student architecture "${arch}"; choose one of ${STUDENT_ARCHS.map((a) => a.name).join(', ')}`);
   }
+}
+
+/**
+ * The student a run's settings ask for (`student.arch`, sized by `student.size` against the teacher's parameters),
+ * seeded by the run. `teacherParams` sizes zoo students when the teacher has no layers to copy (graph models, ONNX).
+ * A teacher whose input range (`synthesis.clampRange`) is raw or 0-1 pixels gets a student that first scales its
+ * input as synthesis standardises it (input-space.ts), without the offset so that zero padding means the same.
+ */
+export function buildRunStudent(
+  config: { seed: number; student: { arch: string; size: number }; synthesis: { clampRange: [number, number] } },
+  inputShape: readonly number[],
+  numClasses: number,
+  teacherModel?: tf.LayersModel,
+  teacherParams?: number,
+): BuiltStudent {
+  const map = inputMapFor(config.synthesis.clampRange);
+  return buildStudent(config.student.arch, inputShape, numClasses, teacherModel, {
+    seed: config.seed,
+    size: config.student.size,
+    teacherParams: teacherParams ?? teacherModel?.countParams(),
+    inputScale: map ? 1 / map.scale : undefined,
+  });
 }

@@ -44,7 +44,7 @@ async function estimate(cmd: CommandOf<'estimate'>): Promise<ProbeTiming> {
   const b = await session.backend();
   const { loaded } = session.teacher;
   const control = new RunControl();
-  const done = timeProbe(loaded.teacher, asLayersModel(loaded.model), cmd.config, control, b.name);
+  const done = timeProbe(loaded.teacher, asLayersModel(loaded.model), cmd.config, control, b.name, loaded.info.params);
   session.probeStarted(control, done);
   try {
     return await done;

@@ -111,6 +111,7 @@ async function runWith(session: Session, args: RunArgs): Promise<void> {
       runId,
       teacher: loaded.teacher,
       teacherModel: asLayersModel(loaded.model),
+      teacherParams: card.params,
       logitsFrom: card.logitsFrom,
       config: args.config,
       options: args.options,

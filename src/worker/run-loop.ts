@@ -8,7 +8,7 @@ import type { SetSynthesizer } from '../cake/parallel';
 import { runCake, RunControl, type CakeConfig, type EpochResult, type Progress, type SetResult, type StudentCheckpoint, type Teacher } from '../cake';
 import type { SyntheticPool } from '../cake/pool';
 import type { RunReport } from '../cake/report';
-import { buildStudent } from '../models/students';
+import { buildRunStudent } from '../models/students';
 import type { ProbeTiming, RunEvent, RunOptions, WireSet, WorkerEvent } from './protocol';
 import { probeKey } from './protocol';
 
@@ -96,6 +96,8 @@ export interface RunArgs {
   teacher: Teacher;
   /** The teacher as a LayersModel when it is one (the `auto` student copies its architecture). */
   teacherModel?: tf.LayersModel;
+  /** The teacher's parameters, which size the student (`student.size`) when it has no layers to copy. */
+  teacherParams?: number;
   logitsFrom?: string;
   config: CakeConfig;
   options: RunOptions;
@@ -124,9 +126,7 @@ export interface RunOutcome {
 /** One full run, streaming events through an Outbox; resolves with the trained student. */
 export async function driveRun(args: RunArgs): Promise<RunOutcome> {
   const { teacher, config, options, control, post } = args;
-  const built = buildStudent(config.student.arch, [...teacher.inputShape], teacher.numClasses, args.teacherModel, {
-    seed: config.seed,
-  });
+  const built = buildRunStudent(config, teacher.inputShape, teacher.numClasses, args.teacherModel, args.teacherParams);
   const outbox = new Outbox(args.runId, post, 100);
   const sets = config.synthesis.sets;
   const stride = Math.max(1, Math.ceil(sets / Math.max(1, options.gallerySlots)));
@@ -171,6 +171,7 @@ export async function timeProbe(
   config: CakeConfig,
   control: RunControl,
   backend: ProbeTiming['backend'],
+  teacherParams?: number,
 ): Promise<ProbeTiming> {
   const s = config.synthesis;
   const st = config.student;
@@ -182,7 +183,7 @@ export async function timeProbe(
       // Every probe set trains the student: the probe's few sets have other step sizes than the run's η band.
       student: { ...st, epochs: 1, valFraction: 0, etaMin: 0, etaMax: 1e10 },
     };
-    const built = buildStudent(st.arch, [...teacher.inputShape], teacher.numClasses, teacherModel, { seed: config.seed });
+    const built = buildRunStudent(config, teacher.inputShape, teacher.numClasses, teacherModel, teacherParams);
     try {
       const result = await runCake({
         teacher,

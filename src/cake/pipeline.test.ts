@@ -305,7 +305,9 @@ describe('a LeNet-size run on the smoke preset', () => {
         if (steps === 3) control.pause();
       },
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // The run first measures its memory (memory.ts); wait for the third report rather than a fixed time.
+    for (let waited = 0; steps < 3 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
     expect(steps).toBe(3);
     expect(control.isPaused).toBe(true);
     control.resume();

@@ -4,6 +4,7 @@ import { Clock } from './clock';
 import { studentAugments, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { buildHints, type Hints } from './hints';
 import { InheritError, inheritFromTeacher, type InheritedLayer } from './inherit';
+import { measureMemory, memoryProblems, type MemoryPlan } from './memory';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
 import type { OptimizerState } from './optim';
@@ -90,12 +91,13 @@ export { STREAM };
 /** The run, as the steps it takes: each reads the run's context and what the steps before it made. */
 export async function runCake(opts: RunOptions): Promise<RunResult> {
   const run = openRun(opts);
+  const memory = await checkMemory(run);
   const start = startStudent(run);
   const pool = checkPool(run);
   const synthesis = await synthesizeSets(run, pool);
   const split = splitPool(run, pool);
   const training = await trainStudent(run, start, pool, split);
-  return { student: opts.student, pool, report: buildReport(run, start, pool, split, synthesis, training) };
+  return { student: opts.student, pool, report: buildReport(run, start, pool, split, synthesis, training, memory) };
 }
 
 /** What every step of a run reads. */
@@ -140,6 +142,17 @@ function openRun(opts: RunOptions): RunContext {
     throttle: new Throttle(opts.progressIntervalMs ?? 100),
     sampleSize: teacher.inputShape.reduce((a, b) => a * b, 1),
   };
+}
+
+/**
+ * Measures what the run's steps need in the backend's memory and refuses batches that would not fit, naming the
+ * batch that would (memory.ts): a crash for memory mid-run takes the worker, and a browser tab, with it.
+ */
+async function checkMemory(run: RunContext): Promise<MemoryPlan> {
+  const plan = await measureMemory(run.teacher, run.config, run.opts.student);
+  const problems = memoryProblems(plan, run.config);
+  if (problems.length) throw new ConfigError(problems);
+  return plan;
 }
 
 /** Where the student's weights start, and the peak rate that goes with them. */
@@ -438,6 +451,7 @@ function buildReport(
   split: Split,
   synthesis: SynthesisSummary,
   training: StudentSummary,
+  memory: MemoryPlan,
 ): RunReport {
   const { opts, teacher, config } = run;
   const initNote = [start.initNote, training.hintNote].filter(Boolean).join(' ');
@@ -456,6 +470,11 @@ function buildReport(
     },
     samples: { total: pool.size, train: split.train.length, validation: split.val.length },
     timings: { synthesisSec: synthesis.sec, studentSec: training.sec, totalSec: (Date.now() - run.clock.start) / 1000 },
+    memory: {
+      synthesisPeakBytes: Math.round(memory.synthesis.fixed + memory.synthesis.perSample * config.synthesis.batchSize),
+      studentPeakBytes: memory.student ? Math.round(memory.student.fixed + memory.student.perSample * config.student.batchSize) : NaN,
+      poolBytes: pool.bytes,
+    },
     synthesis: { finalLosses: synthesis.finalLosses, meanHitRate: synthesis.meanHitRate, msPerStep: synthesis.msPerStep },
     studentTraining: {
       finalTrainLoss: last?.trainLoss ?? NaN,

@@ -16,6 +16,11 @@ export interface RunReport {
   student: { arch: string; params: number; init: 'teacher' | 'random'; initNote?: string; hinted?: string[] };
   samples: { total: number; train: number; validation: number };
   timings: { synthesisSec: number; studentSec: number; totalSec: number };
+  /**
+   * Backend memory at the peak of a synthesis step and of a student step at the run's batches, as measured before it
+   * (tfjs' count of its tensors' bytes, fitted over two small batches: memory.ts), and the pool's bytes.
+   */
+  memory: { synthesisPeakBytes: number; studentPeakBytes: number; poolBytes: number };
   synthesis: {
     /** Loss terms of the last step of the last set. */
     finalLosses: SynthesisLosses;

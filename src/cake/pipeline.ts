@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { augmentBatch, studentAugmentOptions } from './augment';
-import { Clock } from './clock';
+import { Clock, type StepPrior } from './clock';
 import { studentAugments, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { buildHints, type Hints } from './hints';
 import { InheritError, inheritFromTeacher, type InheritedLayer } from './inherit';
@@ -59,6 +59,8 @@ export interface RunOptions {
   synthesizer?: SetSynthesizer;
   /** The teacher's layers, for `student.inherit` (the student starts from its strongest channels). */
   teacherModel?: tf.LayersModel;
+  /** A probe's step costs (the studio's estimate), so the time left is right before the student's steps are timed. */
+  stepPrior?: StepPrior;
 }
 
 /** The student's state after a whole epoch. */
@@ -138,7 +140,7 @@ function openRun(opts: RunOptions): RunContext {
     control: opts.control ?? new RunControl(),
     // A student step (forward and backward of a smaller net, weight gradients) costs roughly half a synthesis step
     // per sample; the guess only matters until the first student steps are timed.
-    clock: new Clock(s.sets * s.steps, studentSteps, (0.5 * st.batchSize) / s.batchSize),
+    clock: new Clock(s.sets * s.steps, studentSteps, (0.5 * st.batchSize) / s.batchSize, opts.stepPrior),
     throttle: new Throttle(opts.progressIntervalMs ?? 100),
     sampleSize: teacher.inputShape.reduce((a, b) => a * b, 1),
   };

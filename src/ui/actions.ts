@@ -280,7 +280,7 @@ export async function startRun(): Promise<void> {
     runId,
     config: resolved.config,
     preset: s.settings.overrides && Object.keys(s.settings.overrides).length ? 'custom' : s.settings.preset,
-    options: runOptions(),
+    options: { ...runOptions(), probe: s.estimate.probe },
     checkpoint,
     teacherSource: s.teacher.source,
     settings: settingsFile(s.settings, resolved.config),

@@ -162,6 +162,8 @@ export interface RunOptions {
    * 1 makes every set in the studio's worker. GPU backends never use helpers (they share one device).
    */
   synthesisWorkers?: number;
+  /** The estimate's probe of these settings on this backend, when the page has one: the run's first time-left estimate uses it. */
+  probe?: ProbeTiming;
 }
 
 /** tf.memory() in the worker at one point of a run. */

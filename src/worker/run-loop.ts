@@ -3,7 +3,7 @@
  * ten messages a second for the page, with sample sets copied into transferable buffers. Also the tiny timed probe
  * that the page turns into an estimate of a budget's time.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { SetSynthesizer } from '../cake/parallel';
 import { runCake, RunControl, type CakeConfig, type EpochResult, type Progress, type SetResult, type StudentCheckpoint, type Teacher } from '../cake';
 import type { SyntheticPool } from '../cake/pool';
@@ -150,6 +150,11 @@ export async function driveRun(args: RunArgs): Promise<RunOutcome> {
       studentResume: args.studentResume,
       onStudentCheckpoint: args.onStudentCheckpoint,
       synthesizer: args.synthesizer,
+      // The page's probe of these settings, if it measured them on this backend (its key names batches and student).
+      stepPrior:
+        options.probe && options.probe.key === probeKey(config) && options.probe.backend === tf.getBackend()
+          ? { synthMs: options.probe.synthesisMsPerStep, studentMs: options.probe.studentMsPerStep }
+          : undefined,
     });
     const note = [built.note, result.report.student.initNote].filter(Boolean).join(' ');
     return { student: result.student, pool: result.pool, report: result.report, note: note || undefined };

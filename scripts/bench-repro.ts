@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
 import { applySettings, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
-import { buildStudent } from '../src/models/students';
+import { buildRunStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
 import { synthesisWorkers } from '../src/cli/backend';
 import { ProgressLine } from '../src/cli/progress-line';
@@ -60,7 +60,7 @@ for (let k = 0; k < seeds; k++) {
   config = applySettings(config, args.repeated.get('set') ?? []);
   const issues = validateConfig(config, info);
   if (issues.length) throw new Error(issues.map((i) => `${i.key} ${i.message}`).join('; '));
-  const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model);
+  const built = buildRunStudent(config, info.inputShape, info.numClasses, loaded.model, info.params);
   const line = new ProgressLine();
   // --pool-cache: reuse the synthetic pool of an earlier run with the same synthesis settings (to vary the student
   // side alone); the file name gets the seed appended. A complete cached pool skips synthesis; a partial one (a run

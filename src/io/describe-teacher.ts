@@ -6,6 +6,7 @@ import type { Network } from './network';
 import { classNamesFor, type SideFiles } from './side-files';
 import { TeacherError } from './teacher-error';
 import { inputLayout, type LogitsSource, type TeacherInfo } from './teacher-info';
+import { guessInputRange } from './input-guess';
 import type { LoadedTeacher } from './teacher-load';
 
 // The one place every teacher goes through once its format reader has built the network (network.ts): a probe batch
@@ -141,9 +142,11 @@ export async function describeTeacher(net: Network, side: SideFiles): Promise<Lo
   let owned: tf.LayersModel[] = [];
   try {
     const { inputShape } = net;
-    // Declared preprocessing (metadata.json) wins; else the model's own Rescaling/Normalization layers tell it.
-    const preprocessing = side.preprocessing ?? net.preprocessing?.preprocessing;
-    const preprocessingFrom = side.preprocessing ? side.preprocessingFrom : net.preprocessing?.from;
+    // Declared preprocessing (metadata.json) wins; else the model's own Rescaling/Normalization layers tell it; else
+    // its first BatchNorm's statistics may give away raw or 0-1 pixels (a guess the card says is one).
+    const guess = side.preprocessing || net.preprocessing || !net.layers ? null : guessInputRange(net.layers.model);
+    const preprocessing = side.preprocessing ?? net.preprocessing?.preprocessing ?? (guess ? { inputRange: guess.range } : undefined);
+    const preprocessingFrom = side.preprocessing ? side.preprocessingFrom : (net.preprocessing?.from ?? guess?.reason);
     const range = preprocessing?.inputRange;
     const probe = tf.tidy(() => (range ? tf.randomUniform([4, ...inputShape], range[0], range[1], 'float32', 7) : tf.randomNormal([4, ...inputShape], 0, 1, 'float32', 7)));
     let choice: LogitsChoice;

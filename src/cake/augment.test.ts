@@ -90,6 +90,21 @@ describe('student-batch augmentation', () => {
     expect(kept / d).toBeLessThan(0.85);
   });
 
+  it('with a level spread, backgrounds and erased parts take one level per image in the lower part of the range', () => {
+    const d = 16 * 16;
+    const n = 40;
+    const x = new Float32Array(n * d).fill(5);
+    augmentBatch(x, n, [16, 16, 1], 'NHWC', { maxShift: 0, mixup: 0, background: 1, erase: 1, level: 0.5, range: [-1, 1] }, new Rng(3), new Float32Array(d));
+    const corners = Array.from({ length: n }, (_, k) => x[k * d]);
+    // The corner is outside every ellipse: its level, drawn in [-1, 0] (half of [-1, 1] above -1), differs per image.
+    for (const v of corners) expect(v).toBeGreaterThanOrEqual(-1), expect(v).toBeLessThanOrEqual(0);
+    expect(new Set(corners).size).toBe(n);
+    expect(Math.min(...corners)).toBeLessThan(-0.8);
+    expect(Math.max(...corners)).toBeGreaterThan(-0.2);
+    // Erased and background pixels of one image share its level: every pixel is 5 (kept) or that level.
+    for (let k = 0; k < n; k++) for (let i = 0; i < d; i++) expect([5, corners[k]]).toContain(x[k * d + i]);
+  });
+
   it('erase sets one rectangle of 2-20 % of the image to the low end of the range, in every layout', () => {
     for (const [shape, layout] of [
       [[20, 20, 1], 'NHWC'],

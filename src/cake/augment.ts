@@ -32,12 +32,18 @@ export interface AugmentOptions {
   background?: number;
   /** Share of the batch with one random rectangle set to the range's low end (after background). */
   erase?: number;
+  /**
+   * How far above the range's low end the background and erase augmentations' level may sit, as a share of the
+   * range, drawn per image (0: the low end itself). For teachers whose input range is not known: a background at
+   * some level in the lower part of a default range is right more often than one at its very end.
+   */
+  level?: number;
   range?: readonly [number, number];
 }
 
 /** A student config's augmentation settings as augmentBatch options, in `range` (the synthesis clamp range). */
 export function studentAugmentOptions(st: StudentConfig, range: readonly [number, number]): AugmentOptions {
-  return { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, range };
+  return { maxShift: st.augShift, mixup: st.augMixup, contrast: st.augContrast, blur: st.augBlur, background: st.augBackground, erase: st.augErase, level: st.augLevel, range };
 }
 
 export function augmentBatch(
@@ -75,9 +81,9 @@ export function augmentBatch(
   }
   const [lo, hi] = opts.range ?? [-1, 1];
   // Calls `fn` on each image of the batch picked with probability `share`: one draw per image, in batch order.
-  const eachPicked = (share: number | undefined, fn: (img: Float32Array) => void) => {
+  const eachPicked = (share: number | undefined, fn: (img: Float32Array, k: number) => void) => {
     if (!share || share <= 0) return;
-    for (let k = 0; k < n; k++) if (rng.uniform() < share) fn(x.subarray(k * d, (k + 1) * d));
+    for (let k = 0; k < n; k++) if (rng.uniform() < share) fn(x.subarray(k * d, (k + 1) * d), k);
   };
   if (image) {
     const [H, W, C] = image;
@@ -99,16 +105,20 @@ export function augmentBatch(
   });
   if (!image) return;
   const [H, W, C] = image;
-  // Every channel of each pixel outside the kept region goes to the range's low end.
-  const keepOnly = (img: Float32Array, keep: (r: number, c: number) => boolean) => {
+  // The level backgrounds and erased parts take: the range's low end, or per image a level drawn above it (`level`).
+  const levels = opts.level && opts.level > 0 && (opts.background || opts.erase) ? Array.from({ length: n }, () => lo + opts.level! * (hi - lo) * rng.uniform()) : null;
+  const levelOf = (k: number) => (levels ? levels[k] : lo);
+  // Every channel of each pixel outside the kept region goes to that level.
+  const keepOnly = (img: Float32Array, level: number, keep: (r: number, c: number) => boolean) => {
     for (let r = 0; r < H; r++)
       for (let c = 0; c < W; c++) {
         if (keep(r, c)) continue;
-        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
+        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = level;
       }
   };
-  eachPicked(opts.background, (img) => keepOnly(img, backgroundEllipse(H, W, rng)));
-  eachPicked(opts.erase, (img) => {
+  eachPicked(opts.background, (img, k) => keepOnly(img, levelOf(k), backgroundEllipse(H, W, rng)));
+  eachPicked(opts.erase, (img, k) => {
+    const level = levelOf(k);
     // Area 2-20 % of the image, aspect (h/w) log-uniform in [1/5, 5], anywhere it fits.
     const area = H * W * (0.02 + 0.18 * rng.uniform());
     const aspect = 5 ** (2 * rng.uniform() - 1);
@@ -118,7 +128,7 @@ export function augmentBatch(
     const left = rng.int(W - w + 1);
     for (let r = top; r < top + h; r++)
       for (let c = left; c < left + w; c++)
-        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = lo;
+        for (let ch = 0; ch < C; ch++) img[pixelIndex(layout, H, W, C, r, c, ch)] = level;
   });
 }
 

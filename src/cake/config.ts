@@ -112,6 +112,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augBlur: 0,
       augBackground: 0,
       augErase: 0,
+      augLevel: 0,
       classBalance: false,
       etaMin: 0,
       etaMax: 1e10,

@@ -425,6 +425,15 @@ export const KNOBS = [
     doc: 'Share of each student batch with one random rectangle set to the low end of `synthesis.clampRange` (random erasing: gaps and missing parts), relabelled; 0 is off.',
   },
   {
+    key: 'student.augLevel',
+    ...SHARE,
+    group: 'Student training',
+    label: 'Augment: background level spread',
+    hint: 'the background and erase augmentations use a level drawn per image up to this share of the input range above its low end; 0 is the low end',
+    teachers: 'images',
+    doc: 'The level the background and erase augmentations set pixels to, drawn per image between the low end of `synthesis.clampRange` and this share of the range above it; 0 is the low end. For teachers that declare no input range, whose background level is not known.',
+  },
+  {
     key: 'student.inherit',
     kind: 'enum',
     options: ['off', 'auto', 'on'],

@@ -19,6 +19,8 @@ export interface ExportCase {
   label: string;
   arch: string;
   inputShape: number[];
+  /** The fixed input scaling a raw-pixel teacher's student starts with (students.ts, `inputScale`). */
+  inputScale?: number;
 }
 
 /** Each zoo student over each input layout it accepts: NHWC, NCHW (PyTorch teachers), [H, W], flat. */
@@ -32,6 +34,9 @@ export const STUDENT_CASES: readonly ExportCase[] = [
   { label: 'cnn on a flat square 256', arch: 'cnn', inputShape: [256] },
   { label: 'mlp on HW 28×28', arch: 'mlp', inputShape: [28, 28] },
   { label: 'mlp on flat 20', arch: 'mlp', inputShape: [20] },
+  { label: 'resnet on NHWC 32×32×3', arch: 'resnet', inputShape: [32, 32, 3] },
+  { label: 'resnet on NCHW 3×32×32 with the input scaling of a raw-pixel teacher', arch: 'resnet', inputShape: [3, 32, 32], inputScale: 1 / 63.75 },
+  { label: 'mobilenet on NHWC 48×48×3', arch: 'mobilenet', inputShape: [48, 48, 3] },
 ];
 
 /** A teacher the 'auto' student copies at half width: a plain chain with BatchNorm, Dropout and pooling. */
@@ -67,7 +72,7 @@ export function randomiseWeights(model: tf.LayersModel, seed = 5): void {
 
 /** The zoo student `c` with seeded weights. */
 export function studentOf(c: ExportCase, classes = 10): tf.LayersModel {
-  return buildStudent(c.arch, c.inputShape, classes, undefined, { seed: 1 }).model;
+  return buildStudent(c.arch, c.inputShape, classes, undefined, { seed: 1, inputScale: c.inputScale }).model;
 }
 
 /**

@@ -1,0 +1,106 @@
+/**
+ * `npm run -s bench:kernels -- --teacher <model> [--steps 3] [--warmup 1] [--batch 500] [--top 40] [--no-freeze] [--json]`
+ *
+ * Where one synthesis step's time goes, kernel by kernel: every wasm kernel the engine runs is timed in process CPU
+ * time (process.cpuUsage, so other processes' load does not count, unlike wall time), grouped by kernel name and
+ * input shapes, and reported as CPU ms per step. Kernels that our kernels call inside themselves (wasm-conv-grad.ts
+ * runs Conv2D, Transpose, ...) count towards the outer kernel only. The PyTorch counterpart is
+ * scripts/bench-kernels-torch.py (the same step on ../shared/bench's ResNet-8, per op).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { presetConfig, withOverrides } from '../src/cake/config';
+import { Rng } from '../src/cake/rng';
+import { synthesizeSet } from '../src/cake/synthesis';
+import { numberOpt, parseArgs, required } from '../src/cli/args';
+import { useBackend } from '../src/cli/backend';
+import { readTeacherFiles } from '../src/cli/node-files';
+import { loadTeacher } from '../src/io/teacher-load';
+import { setFreezeTeachers } from '../src/tfjs/frozen-teacher';
+
+const args = parseArgs(process.argv.slice(2), { values: ['teacher', 'steps', 'warmup', 'batch', 'top'], flags: ['json', 'no-freeze'] });
+const steps = numberOpt(args, 'steps', 3);
+const warmup = numberOpt(args, 'warmup', 1);
+const batch = numberOpt(args, 'batch', 500);
+const top = numberOpt(args, 'top', 40);
+await useBackend('wasm');
+if (args.flags.has('no-freeze')) setFreezeTeachers(false);
+const loaded = await loadTeacher(await readTeacherFiles([required(args, 'teacher')]));
+const teacher = loaded.teacher;
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const stats = new Map<string, { ms: number; calls: number }>();
+let depth = 0;
+let recording = false;
+for (const config of tf.getKernelsForBackend('wasm')) {
+  const inner = config.kernelFunc;
+  (config as { kernelFunc: typeof inner }).kernelFunc = (a) => {
+    if (depth > 0 || !recording) {
+      depth++;
+      try {
+        return inner(a);
+      } finally {
+        depth--;
+      }
+    }
+    const key = `${config.kernelName} ${Object.values(a.inputs).filter((t) => t != null).map((t) => `[${t.shape}]`).join(' ')}`;
+    depth++;
+    const t0 = cpuMs();
+    try {
+      return inner(a);
+    } finally {
+      const dt = cpuMs() - t0;
+      depth--;
+      const s = stats.get(key) ?? { ms: 0, calls: 0 };
+      s.ms += dt;
+      s.calls++;
+      stats.set(key, s);
+    }
+  };
+}
+
+const cfg = withOverrides(presetConfig('paper', { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses }), {
+  synthesis: { batchSize: batch, steps: warmup + steps },
+}).synthesis;
+const stepCpu: number[] = [];
+let t0 = cpuMs();
+await synthesizeSet({
+  teacher,
+  cfg,
+  set: 0,
+  eta: 0.001,
+  rng: new Rng(1),
+  onStep: (step) => {
+    const now = cpuMs();
+    if (step > warmup) stepCpu.push(now - t0);
+    if (step === warmup) recording = true;
+    t0 = cpuMs();
+  },
+});
+recording = false;
+loaded.dispose();
+// The final labelling pass ran while recording was on only if steps ended with it: drop the last forward (no grad).
+const rows = [...stats.entries()]
+  .map(([key, s]) => ({ key, ms_per_step: s.ms / steps, calls_per_step: s.calls / steps }))
+  .sort((a, b) => b.ms_per_step - a.ms_per_step);
+const total = rows.reduce((a, r) => a + r.ms_per_step, 0);
+const byName = new Map<string, number>();
+for (const r of rows) byName.set(r.key.split(' ')[0], (byName.get(r.key.split(' ')[0]) ?? 0) + r.ms_per_step);
+const result = {
+  teacher: args.values.get('teacher'),
+  batch,
+  steps,
+  cpu_ms_per_step: stepCpu.map((v) => Math.round(v)),
+  kernels_cpu_ms_per_step: Math.round(total),
+  by_kernel: Object.fromEntries([...byName.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+  top: rows.slice(0, top).map((r) => ({ ...r, ms_per_step: Math.round(r.ms_per_step * 10) / 10 })),
+};
+if (args.flags.has('json')) process.stdout.write(JSON.stringify(result) + '\n');
+else {
+  console.log(`CPU ms per step: ${result.cpu_ms_per_step.join(', ')} (kernels ${result.kernels_cpu_ms_per_step})`);
+  for (const [k, v] of Object.entries(result.by_kernel)) console.log(`${String(v).padStart(9)}  ${k}`);
+  console.log('---');
+  for (const r of result.top) console.log(`${String(r.ms_per_step).padStart(9)} ${String(r.calls_per_step).padStart(4)}x  ${r.key}`);
+}

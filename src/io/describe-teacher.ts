@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Teacher } from '../cake/teacher';
+import { freezeLayersModel } from '../tfjs/frozen-teacher';
 import { ensureComparisonGradients } from './comparison-grads';
 import { logitsReproduce, logProbabilitiesModel, looksLikeProbabilities } from './logits';
 import type { Network } from './network';
@@ -197,7 +198,11 @@ export async function describeTeacher(net: Network, side: SideFiles): Promise<Lo
     };
     const runner = models.logitsModel;
     // apply (not predict) so the call is recorded for tf.grad; training: false keeps Dropout off.
-    const teacher: Teacher = { inputShape, numClasses, layout, logits: (x) => runner.apply(x, { training: false }) as tf.Tensor2D };
+    // Speed (src/tfjs/frozen-teacher.ts): CAKE runs a Layers teacher as frozen, fused ops (BatchNorm folded, no weight
+    // gradients) where its layers allow; the models stay as they are for everything that reads their layers.
+    const frozen = net.layers ? freezeLayersModel(runner) : null;
+    const logits = frozen ? (x: tf.Tensor) => frozen.run(x) as tf.Tensor2D : (x: tf.Tensor) => runner.apply(x, { training: false }) as tf.Tensor2D;
+    const teacher: Teacher = { inputShape, numClasses, layout, logits };
     let disposed = false;
     const held = owned;
     owned = [];
@@ -209,6 +214,7 @@ export async function describeTeacher(net: Network, side: SideFiles): Promise<Lo
       dispose() {
         if (disposed) return;
         disposed = true;
+        frozen?.dispose();
         for (const w of held) w.dispose();
         if (net.layers?.cutModel === runner) runner.dispose();
         net.dispose();

@@ -2,6 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { heapOffset, simdKernels } from './wasm-simd';
 import { registerTotalVariationKernels } from './tv-kernel';
+import { registerFrozenKernels } from './frozen-kernels';
+import { registerWinogradKernel } from './winograd-conv';
+import { registerStridedInputGradKernel } from './strided-input-grad';
 
 // Replacements for tfjs-backend-wasm 4.22 kernels that are slow enough to matter in a CAKE step. They work on
 // the wasm heap in place (views, or the SIMD module of ./wasm-simd.ts) and give the stock kernels' values bit for
@@ -470,6 +473,9 @@ const configs: KernelConfig[] = [
 export function registerWasmFastKernels(): void {
   for (const config of configs) install(config);
   registerTotalVariationKernels();
+  registerFrozenKernels();
+  registerWinogradKernel();
+  registerStridedInputGradKernel();
 }
 
 function install(config: KernelConfig): void {

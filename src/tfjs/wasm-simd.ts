@@ -28,6 +28,29 @@ export interface SimdKernels {
     ow: number,
     co: number,
   ): void;
+  act_grad(y: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
+  add_act(a: number, b: number, out: number, n: number, lo: number, hi: number): void;
+  spread_mean(dy: number, dx: number, batch: number, hw: number, c: number, scale: number): void;
+  scatter_phase(src: number, dst: number, n: number, qh: number, qw: number, c: number, h: number, w: number, r0: number, c0: number, sh: number, sw: number): void;
+  winograd_f2k3(
+    x: number,
+    u: number,
+    bias: number,
+    res: number,
+    y: number,
+    scratch: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    co: number,
+    oh: number,
+    ow: number,
+    padT: number,
+    padL: number,
+    lo: number,
+    hi: number,
+  ): void;
 }
 
 interface WasmBackendLike {

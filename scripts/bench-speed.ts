@@ -1,6 +1,6 @@
 /**
- * `npm run bench:speed -- [--teacher <model.json>] [--steps 10] [--rounds 3] [--warmup 3] [--workers 2]
- *   [--torch-threads 2,1] [--no-torch] [--browser | --no-browser]`
+ * `npm run -s bench:speed -- [--teacher <model.json>] [--workloads lenet5,resnet8,mobilenet] [--steps 10] [--rounds 3]
+ *   [--warmup 3] [--workers 2] [--torch-threads 2,1] [--no-torch] [--browser | --no-browser]`
  *
  * Our synthesis step (LeNet-5 teacher, batch 500, groups of 10, the paper's loss weights, SGD on the inputs) and
  * student step (LeNet-5-half, batch 256, soft targets, SGD with momentum) on the wasm backend, next to the PyTorch
@@ -14,9 +14,17 @@
  * round also times the same steps inside the studio's browser worker on wasm, and with --workers N its synthesis helpers
  * (src/worker/synth-pool.ts) making N sets at once (scripts/bench-browser.ts: the built
  * worker in headless Chromium, the same teacher files, the same loop src/cake/bench.ts) and reports browser / Node.
+ *
+ * Per core, in CPU time: wall time on a machine shared with other work counts the others' load, so every step is
+ * also timed in process CPU time, ours (src/cake/bench.ts with process.cpuUsage) and PyTorch's with one thread
+ * (scripts/bench-torch-cpu.py, the same workloads), and `per_core` gives the ratios ours / PyTorch of those. Besides
+ * LeNet-5, the workloads `resnet8` (the CIFAR ResNet-8 of ../shared/teachers/cifar10-resnet8-mlperf-keras, synthesis
+ * at batch 500; PyTorch: ../shared/bench/ref_resnet8_torch.py for wall time) and `mobilenet` (MobileNet v1 0.25 at
+ * 224×224, 1000 classes, synthesis at batch 50) time the synthesis step; their teachers are the shared files when
+ * ../shared is there, else the same architectures built with random weights (scripts/bench-models.ts).
  * Prints JSON.
  *
- * Without --teacher the teacher is a LeNet-5 with seeded random weights (the architecture of the PyTorch reference;
+ * Without --teacher the LeNet-5 teacher has seeded random weights (the architecture of the PyTorch reference;
  * speed does not depend on the weights).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -38,9 +46,10 @@ import { readTeacherFiles } from '../src/cli/node-files';
 import { createNodeSetSynthesizer } from '../src/cli/parallel-synth';
 import type { BenchResult } from '../src/worker/protocol';
 import { openBrowserBench, type BrowserBench } from './bench-browser';
+import { BENCH_TEACHERS, buildBenchTeacher } from './bench-models';
 
 const args = parseArgs(process.argv.slice(2), {
-  values: ['teacher', 'steps', 'rounds', 'warmup', 'workers', 'torch-threads'],
+  values: ['teacher', 'steps', 'rounds', 'warmup', 'workers', 'torch-threads', 'workloads'],
   flags: ['no-torch', 'browser', 'no-browser'],
 });
 const steps = numberOpt(args, 'steps', 10);
@@ -53,7 +62,15 @@ const STUDENT_BATCH = 256;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const torchScript = path.resolve(here, '../../shared/bench/ref_cake_torch.py');
+const resnetTorchScript = path.resolve(here, '../../shared/bench/ref_resnet8_torch.py');
+const cpuTorchScript = path.resolve(here, 'bench-torch-cpu.py');
 const python = '/usr/bin/python3';
+const cpuClock = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const workloads = (args.values.get('workloads') ?? 'lenet5,resnet8,mobilenet').split(',').filter(Boolean) as ('lenet5' | 'resnet8' | 'mobilenet')[];
+for (const w of workloads) if (!['lenet5', 'resnet8', 'mobilenet'].includes(w)) throw new Error(`--workloads: unknown workload ${w}`);
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
 const load = () => os.loadavg().map(round2);
@@ -77,11 +94,50 @@ const base = presetConfig('paper', traits);
 const synthCfg = withOverrides(base, { synthesis: { batchSize: SYNTH_BATCH, steps: warmup + steps } }).synthesis;
 
 /** Median ms per synthesis step and per student step after warm-up: the same measurement as `cake bench`. */
-async function oursSteps(seed: number): Promise<{ synth: number; student: number }> {
+async function oursSteps(seed: number): Promise<{ synth: number; student: number; synthCpu: number; studentCpu: number }> {
   const { model } = buildStudent('lenet5-half', inputShape, teacher.numClasses, loaded.model, { seed });
-  const t = await measureSteps({ teacher, studentModel: model, synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, seed });
+  const t = await measureSteps({ teacher, studentModel: model, synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, seed, cpuClock });
   model.dispose();
-  return { synth: t.synth_ms, student: t.student_ms };
+  return { synth: t.synth_ms, student: t.student_ms, synthCpu: t.synth_cpu_ms, studentCpu: t.student_cpu_ms };
+}
+
+/** The colour workloads' teachers: the shared files when present, else the same architecture with random weights. */
+const SHARED_TEACHERS = {
+  resnet8: path.resolve(here, '../../shared/teachers/cifar10-resnet8-mlperf-keras/pretrainedResnet.h5'),
+  mobilenet: path.resolve(here, '../../shared/teachers/imagenet-mobilenet-v1-0.25-keras/mobilenet_v1_0.25_224.h5'),
+};
+const colour = new Map<'resnet8' | 'mobilenet', { loaded: Awaited<ReturnType<typeof loadTeacher>>; source: string }>();
+for (const w of workloads) {
+  if (w === 'lenet5') continue;
+  const shared = SHARED_TEACHERS[w];
+  if (existsSync(shared)) {
+    colour.set(w, { loaded: await loadTeacher(await readTeacherFiles([shared])), source: path.relative(path.resolve(here, '..'), shared) });
+  } else {
+    const model = buildBenchTeacher(w);
+    const built = await modelFiles(model);
+    model.dispose();
+    colour.set(w, { loaded: await loadTeacher(built), source: `${w}, seeded random weights (scripts/bench-models.ts)` });
+  }
+}
+
+/** CPU and wall ms per synthesis step of a colour workload, ours. */
+async function oursColour(w: 'resnet8' | 'mobilenet', seed: number): Promise<{ wall: number; cpu: number }> {
+  const t = await measureSteps({ teacher: colour.get(w)!.loaded.teacher, synthBatch: BENCH_TEACHERS[w].synthBatch, steps, warmup, seed, cpuClock });
+  return { wall: t.synth_ms, cpu: t.synth_cpu_ms };
+}
+
+type TorchWorkload = 'lenet5-synth' | 'lenet5-half-student' | 'resnet8-synth' | 'mobilenet-synth';
+/** PyTorch's CPU ms per step with one thread (scripts/bench-torch-cpu.py). */
+function torchCpu(workload: TorchWorkload): { cpu: number; wall: number } {
+  const out = execFileSync(python, [cpuTorchScript, workload, '--threads', '1', '--steps', String(steps), '--warmup', String(warmup)], { encoding: 'utf8' });
+  const j = JSON.parse(out.trim().split('\n').pop()!) as { cpu_ms: number; wall_ms: number };
+  return { cpu: j.cpu_ms, wall: j.wall_ms };
+}
+
+/** ../shared/bench/ref_resnet8_torch.py: wall ms per step. */
+function torchResnetWall(threads: number): number {
+  const out = execFileSync(python, [resnetTorchScript, String(threads), String(steps)], { encoding: 'utf8' });
+  return Number((JSON.parse(out.trim().split('\n').pop()!) as { synth_step_ms_b500: number }).synth_step_ms_b500);
 }
 
 interface TorchRun {
@@ -94,7 +150,6 @@ interface TorchRun {
 function torchAvailable(): string | null {
   if (args.flags.has('no-torch')) return 'skipped (--no-torch)';
   if (!existsSync(python)) return `${python} not found`;
-  if (!existsSync(torchScript)) return `${torchScript} not found`;
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return `PyTorch is not installed for ${python}`;
   return null;
@@ -107,28 +162,55 @@ function torchRun(threads: number): TorchRun {
 }
 
 const torchMissing = torchAvailable();
-const synth = workers > 1 ? await createNodeSetSynthesizer(files, workers) : null;
+const lenet = workloads.includes('lenet5');
+const synth = lenet && workers > 1 ? await createNodeSetSynthesizer(files, workers) : null;
 const chromiumPath = '/usr/bin/chromium';
-const wantBrowser = args.flags.has('browser') || (!args.flags.has('no-browser') && existsSync(chromiumPath));
+const wantBrowser = lenet && (args.flags.has('browser') || (!args.flags.has('no-browser') && existsSync(chromiumPath)));
 const browser: BrowserBench | null = wantBrowser ? await openBrowserBench({ backend: 'wasm', files }) : null;
 const browserRuns: BenchResult[] = [];
 const loadBefore = load();
+const loads: number[][] = [loadBefore];
 const started = Date.now();
-const ours = { synth: [] as number[], student: [] as number[], parallel: [] as number[] };
+const ours = { synth: [] as number[], student: [] as number[], parallel: [] as number[], synthCpu: [] as number[], studentCpu: [] as number[] };
 const torch: TorchRun[] = [];
+const torchCpuRuns = { synth: [] as number[], student: [] as number[] };
+const colourRuns = new Map<string, { ours: number[]; oursCpu: number[]; torchCpu: number[]; torchCpuWall: number[]; torchWall: Map<number, number[]> }>();
+for (const w of colour.keys()) colourRuns.set(w, { ours: [], oursCpu: [], torchCpu: [], torchCpuWall: [], torchWall: new Map() });
 try {
   for (let r = 0; r < rounds; r++) {
-    const t = await oursSteps(r);
-    ours.synth.push(t.synth);
-    ours.student.push(t.student);
-    if (!torchMissing) for (const t of torchThreads) torch.push(torchRun(t));
-    if (synth) ours.parallel.push(await measureParallelSynthesis(synth, traits, { synthBatch: SYNTH_BATCH, steps, warmup, seed: 100 + r }));
-    if (browser) browserRuns.push(await browser.run({ synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, student: 'lenet5-half', workers }));
+    if (lenet) {
+      const t = await oursSteps(r);
+      ours.synth.push(t.synth);
+      ours.student.push(t.student);
+      ours.synthCpu.push(t.synthCpu);
+      ours.studentCpu.push(t.studentCpu);
+      if (!torchMissing) {
+        if (existsSync(torchScript)) for (const n of torchThreads) torch.push(torchRun(n));
+        torchCpuRuns.synth.push(torchCpu('lenet5-synth').cpu);
+        torchCpuRuns.student.push(torchCpu('lenet5-half-student').cpu);
+      }
+      if (synth) ours.parallel.push(await measureParallelSynthesis(synth, traits, { synthBatch: SYNTH_BATCH, steps, warmup, seed: 100 + r }));
+      if (browser) browserRuns.push(await browser.run({ synthBatch: SYNTH_BATCH, studentBatch: STUDENT_BATCH, steps, warmup, student: 'lenet5-half', workers }));
+    }
+    for (const [w, runs] of colourRuns) {
+      const t = await oursColour(w as 'resnet8' | 'mobilenet', r);
+      runs.ours.push(t.wall);
+      runs.oursCpu.push(t.cpu);
+      if (torchMissing) continue;
+      const c = torchCpu(`${w}-synth` as TorchWorkload);
+      runs.torchCpu.push(c.cpu);
+      runs.torchCpuWall.push(c.wall);
+      if (w === 'resnet8' && existsSync(resnetTorchScript)) {
+        for (const n of torchThreads) runs.torchWall.set(n, [...(runs.torchWall.get(n) ?? []), torchResnetWall(n)]);
+      }
+    }
+    loads.push(load());
   }
 } finally {
   await browser?.close();
   await synth?.dispose();
   loaded.dispose();
+  for (const { loaded: l } of colour.values()) l.dispose();
 }
 const loadAfter = load();
 
@@ -152,9 +234,36 @@ const byThreads = Object.fromEntries(
     ];
   }),
 );
+const perCore = (oursCpu: number[], torchCpuMs: number[]) => ({
+  ours_cpu_ms: round2(min(oursCpu)),
+  pytorch_1thread_cpu_ms: torchMissing ? null : round2(min(torchCpuMs)),
+  ratio: torchMissing ? null : round2(min(oursCpu) / min(torchCpuMs)),
+  rounds: { ours: oursCpu.map(round2), pytorch: torchCpuMs.map(round2) },
+});
+const colourResults = Object.fromEntries(
+  [...colourRuns].map(([w, runs]) => [
+    w,
+    {
+      teacher: colour.get(w as 'resnet8' | 'mobilenet')!.source,
+      synth_batch: BENCH_TEACHERS[w as 'resnet8' | 'mobilenet'].synthBatch,
+      ours_wall_ms: round2(min(runs.ours)),
+      pytorch_1thread_wall_ms: torchMissing ? null : round2(min(runs.torchCpuWall)),
+      ...(runs.torchWall.size
+        ? { ref_resnet8_torch_wall_ms: Object.fromEntries([...runs.torchWall].map(([n, v]) => [`threads_${n}`, round2(min(v))])) }
+        : {}),
+      per_core: perCore(runs.oursCpu, runs.torchCpu),
+    },
+  ]),
+);
 const result = {
   date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg_before: loadBefore, loadavg_after: loadAfter },
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg_before: loadBefore, loadavg_after: loadAfter, loadavg_each_round: loads.slice(1) },
+  per_core_cpu_time: {
+    method: `CPU ms per step (process CPU time), min over ${rounds} interleaved rounds of the median of ${steps} steps after ${warmup} warm-up steps; PyTorch with one thread`,
+    ...(lenet ? { lenet5_synth: perCore(ours.synthCpu, torchCpuRuns.synth), lenet5_half_student: perCore(ours.studentCpu, torchCpuRuns.student) } : {}),
+    ...Object.fromEntries(Object.entries(colourResults).map(([w, c]) => [`${w}_synth`, c.per_core])),
+  },
+  colour_workloads: colourResults,
   method: `min over ${rounds} interleaved rounds of the median of ${steps} steps after ${warmup} warm-up steps`,
   ours: {
     backend,

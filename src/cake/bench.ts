@@ -32,6 +32,11 @@ export interface MeasureStepsArgs {
   warmup?: number;
   /** Seeds the synthetic inputs and the student's data. */
   seed?: number;
+  /**
+   * Milliseconds of CPU time this process has used (Node: process.cpuUsage), to time each step in CPU time too: on a
+   * machine shared with other work, wall time counts the others' load. Absent in the browser.
+   */
+  cpuClock?: () => number;
 }
 
 export interface StepTimes {
@@ -42,6 +47,9 @@ export interface StepTimes {
   /** Every timed step, in order. */
   synth_steps: number[];
   student_steps: number[];
+  /** Median CPU ms per step, when a cpuClock was given (NaN otherwise, and for a missing student). */
+  synth_cpu_ms: number;
+  student_cpu_ms: number;
   backend: string;
   /** Whether each step waited for the device (webgpu, webgl). */
   device_sync: boolean;
@@ -78,8 +86,11 @@ export async function measureSteps(args: MeasureStepsArgs): Promise<StepTimes> {
   const sync = isAsyncBackend(backend);
 
   // Synthesis: the time between consecutive steps' ends.
+  const cpu = args.cpuClock ?? (() => NaN);
   const synthTimes: number[] = [];
+  const synthCpu: number[] = [];
   let t0 = performance.now();
+  let c0 = cpu();
   await synthesizeSet({
     teacher,
     cfg: cfg.synthesis,
@@ -89,13 +100,19 @@ export async function measureSteps(args: MeasureStepsArgs): Promise<StepTimes> {
     onStep: async (step, read) => {
       if (sync) await read();
       const now = performance.now();
-      if (step > warmup) synthTimes.push(now - t0);
+      const c = cpu();
+      if (step > warmup) {
+        synthTimes.push(now - t0);
+        synthCpu.push(c - c0);
+      }
       t0 = now;
+      c0 = c;
     },
   });
 
   // Student: the same on a random pool just large enough for warmup + steps batches.
   const studentTimes: number[] = [];
+  const studentCpu: number[] = [];
   const bs = cfg.student.batchSize;
   if (studentModel) {
     const d = inputShape.reduce((a, b) => a * b, 1);
@@ -106,6 +123,7 @@ export async function measureSteps(args: MeasureStepsArgs): Promise<StepTimes> {
     const ys = new Float32Array(n * C);
     for (let i = 0; i < n; i++) ys[i * C + rng.int(C)] = 1;
     t0 = performance.now();
+    c0 = cpu();
     await trainClassifier({
       model: studentModel,
       source: {
@@ -125,8 +143,13 @@ export async function measureSteps(args: MeasureStepsArgs): Promise<StepTimes> {
       onStep: async (s) => {
         if (sync) await s.readLoss();
         const now = performance.now();
-        if (s.step > warmup) studentTimes.push(now - t0);
+        const c = cpu();
+        if (s.step > warmup) {
+          studentTimes.push(now - t0);
+          studentCpu.push(c - c0);
+        }
         t0 = now;
+        c0 = c;
       },
     });
   }
@@ -136,6 +159,8 @@ export async function measureSteps(args: MeasureStepsArgs): Promise<StepTimes> {
     student_ms: median(studentTimes),
     synth_steps: synthTimes,
     student_steps: studentTimes,
+    synth_cpu_ms: median(synthCpu),
+    student_cpu_ms: median(studentCpu),
     backend,
     device_sync: sync,
     synth_batch: cfg.synthesis.batchSize,

@@ -1,17 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../tfjs/node-backend';
+import { initNodeWebGpu } from '../tfjs/node-webgpu';
 import os from 'node:os';
 import type { SetSynthesizer } from '../cake/parallel';
 import type { NamedFile } from '../io/files';
 import { numberOpt, UsageError, type Args } from './args';
 import { createNodeSetSynthesizer } from './parallel-synth';
 
-/** Node runs on wasm (with our conv-gradient kernels); `cpu` is there for cross-checks. */
+/**
+ * Node runs on wasm (with our conv-gradient kernels); `webgpu` runs on a GPU through Dawn (src/tfjs/node-webgpu.ts);
+ * `cpu` is there for cross-checks.
+ */
 export async function useBackend(name = 'wasm'): Promise<string> {
-  if (name !== 'wasm' && name !== 'cpu')
-    throw new UsageError(`--backend must be wasm or cpu in Node (webgpu and webgl run in the studio), got "${name}"`);
+  if (name !== 'wasm' && name !== 'cpu' && name !== 'webgpu')
+    throw new UsageError(`--backend must be wasm, webgpu or cpu in Node (webgl runs in the studio), got "${name}"`);
   await initNodeBackend();
   if (name === 'cpu') await tf.setBackend('cpu');
+  if (name === 'webgpu') {
+    try {
+      const gpu = await initNodeWebGpu();
+      process.stderr.write(`webgpu: ${gpu.adapterDescription}${gpu.software ? ' — a software adapter: correct, but slower than wasm' : ''}\n`);
+    } catch (e) {
+      throw new UsageError(`--backend webgpu: ${(e as Error).message}`);
+    }
+  }
   return tf.getBackend();
 }
 

@@ -4,11 +4,12 @@ import { loadTeacher } from '../io/teacher-load';
 import { inspectTeacher } from '../io/teacher-info';
 import { buildStudent } from '../models/students';
 import { numberOpt, parseArgs, required } from './args';
+import { initNodeWebGpu } from '../tfjs/node-webgpu';
 import { useBackend } from './backend';
 import { readTeacherFiles } from './node-files';
 
 export const BENCH_USAGE =
-  'cake bench --teacher <model.json> [--batch 500] [--student-batch 256] [--steps 20] [--student lenet5-half] [--backend wasm|cpu] [--json]';
+  'cake bench --teacher <model.json> [--batch 500] [--student-batch 256] [--steps 20] [--student lenet5-half] [--backend wasm|webgpu|cpu] [--json]';
 
 /**
  * `cake bench`: median milliseconds per synthesis step (teacher forward + backward to the inputs at the synthesis
@@ -43,6 +44,7 @@ export async function bench(argv: string[]): Promise<void> {
       backend,
       threads: backend === 'wasm' ? 1 : undefined,
       simd: backend === 'wasm' ? Boolean(tf.env().getAsync ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : undefined) : undefined,
+      adapter: backend === 'webgpu' ? (await initNodeWebGpu()).adapterDescription : undefined,
       teacher: { inputShape: info.inputShape, numClasses: info.numClasses, params: info.params },
       synth_batch: times.synth_batch,
       student_batch: times.student_batch,

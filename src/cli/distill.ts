@@ -26,7 +26,7 @@ import { ProgressLine } from './progress-line';
 import { cpuClock, synthesisWorkers, useBackend } from './backend';
 
 export const DISTILL_USAGE =
-  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|cpu] [--workers N] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
+  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
 
 /** `--format a,b` (or repeated): the extra formats to write beside the float student. */
 function formatsOf(args: Args): ExportFormat[] {

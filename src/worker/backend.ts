@@ -2,7 +2,9 @@
  * Backend choice inside the worker.
  *
  * Auto: WebGPU only when `navigator.gpu.requestAdapter()` gives a real (non-fallback) adapter (retried once when it
- * answers null), else WASM (single-threaded SIMD, our conv-gradient kernels registered), then WebGL, then CPU.
+ * answers null) and a short timed probe (`timeProbeStep`: a small convolutional forward and input gradient, the shape
+ * of a synthesis step) runs faster on it than on WASM: an integrated or power-saving GPU can lose to the CPU's SIMD.
+ * Else WASM (single-threaded SIMD, our conv-gradient kernels registered), then WebGL, then CPU.
  * The user can force one; when a forced backend cannot start, the chain continues and the note says why.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -110,6 +112,45 @@ async function tryBackend(name: BackendName, gpu: AdapterProbe | null): Promise<
   }
 }
 
+/**
+ * Median wall ms of a small synthesis-shaped step on the active backend: two 3x3 convolutions with ReLU over
+ * [32, 32, 32, 16] and the gradient to the input, read back each time (so a GPU's queue is included). Two untimed
+ * steps first compile the GPU's shaders.
+ */
+export async function timeProbeStep(reps = 3): Promise<number> {
+  const x = tf.randomNormal([32, 32, 32, 16], 0, 1, 'float32', 1);
+  const w1 = tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 2) as tf.Tensor4D;
+  const w2 = tf.randomNormal([3, 3, 16, 16], 0, 0.1, 'float32', 3) as tf.Tensor4D;
+  const step = (t: tf.Tensor) => tf.sum(tf.relu(tf.conv2d(tf.relu(tf.conv2d(t as tf.Tensor4D, w1, 1, 'same')), w2, 1, 'same')));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < reps + 2; i++) {
+      const t0 = performance.now();
+      const g = tf.grad(step)(x);
+      await g.data();
+      g.dispose();
+      if (i >= 2) times.push(performance.now() - t0);
+    }
+  } finally {
+    tf.dispose([x, w1, w2]);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** WebGPU only where the probe measured it faster than WASM (by any margin: both were timed the same way). */
+export function webGpuWins(probe: { webgpuMs: number; wasmMs: number }): boolean {
+  return Number.isFinite(probe.webgpuMs) && (!Number.isFinite(probe.wasmMs) || probe.webgpuMs < probe.wasmMs);
+}
+
+/** The probe on both backends; leaves the backend as it found it switched to neither (the caller sets one). */
+async function probeBoth(gpu: AdapterProbe): Promise<{ webgpuMs: number; wasmMs: number }> {
+  const timeOn = async (name: BackendName) => ((await tryBackend(name, gpu)) !== null ? timeProbeStep().catch(() => NaN) : NaN);
+  const webgpuMs = await timeOn('webgpu');
+  const wasmMs = await timeOn('wasm');
+  return { webgpuMs, wasmMs };
+}
+
 /** Pick and initialise a backend; throws only when none at all can start. */
 export async function chooseBackend(requested: BackendChoice): Promise<BackendInfo> {
   const gpu = await probeWebGpu();
@@ -117,8 +158,15 @@ export async function chooseBackend(requested: BackendChoice): Promise<BackendIn
   let order: BackendName[];
   if (requested === 'auto') {
     order = ['wasm', 'webgl', 'cpu'];
-    if (gpu && !gpu.fallback) order.unshift('webgpu');
-    else if (gpu) notes.push(`WebGPU adapter is a software fallback (${gpu.description}); using a faster backend`);
+    if (gpu && !gpu.fallback) {
+      const probe = await probeBoth(gpu);
+      const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'failed');
+      const measured = `probe step: WebGPU ${ms(probe.webgpuMs)}, WASM ${ms(probe.wasmMs)}`;
+      if (webGpuWins(probe)) {
+        order.unshift('webgpu');
+        notes.push(measured);
+      } else notes.push(`${measured}; WASM is faster on this machine`);
+    } else if (gpu) notes.push(`WebGPU adapter is a software fallback (${gpu.description}); using a faster backend`);
     else notes.push('no WebGPU adapter');
   } else {
     order = [requested, ...(['wasm', 'webgl', 'cpu'] as BackendName[]).filter((b) => b !== requested)];

@@ -3,6 +3,7 @@ import { beforeAll, afterEach, describe, expect, it } from 'vitest';
 import { initNodeBackend } from './node-backend';
 import {
   registerWasmGradKernels,
+  setCol2imOverride,
   setUseFastConvBackpropInput,
   useFastConvBackpropInput,
   wasmGradKernelFuncs,
@@ -316,6 +317,71 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
         expect(relError(runDirect(kernel, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);
       }
       tf.dispose([dy, filter]);
+    }
+  });
+
+  it('the col2im form (a matrix product, then each row added into its window) matches cpu, forced on any shape', async () => {
+    const cases: ConvCase[] = [
+      { x: [2, 14, 14, 3], filter: [5, 5, 3, 8], strides: 1, pad: 'valid', depthwise: false }, // LeNet-5-half's conv 2
+      { x: [2, 9, 7, 3], filter: [3, 3, 3, 16], strides: 1, pad: 'same', depthwise: false }, // a colour first layer
+      { x: [2, 11, 9, 2], filter: [3, 4, 2, 5], strides: [2, 1], pad: 'same', depthwise: false },
+      { x: [1, 12, 13, 4], filter: [5, 4, 4, 8], strides: 1, pad: 2, depthwise: false },
+      { x: [2, 10, 10, 1], filter: [5, 5, 1, 3], strides: 3, pad: 'valid', depthwise: false },
+    ];
+    setCol2imOverride(true);
+    try {
+      for (const [i, c] of cases.entries()) {
+        const next = rng(500 + i);
+        const dyShape = outShape(c);
+        const dyv = randomValues(next, dyShape);
+        const wv = randomValues(next, c.filter);
+        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+        const expected = await onBackend('cpu', () =>
+          tf.tidy(
+            () =>
+              (
+                tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dyv, dyShape), filter: tf.tensor4d(wv, c.filter) }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor
+              ).dataSync() as Float32Array,
+          ),
+        );
+        const dy = tf.tensor(dyv, dyShape);
+        const filter = tf.tensor4d(wv, c.filter);
+        expect(relError(runDirect(wasmGradKernelFuncs.conv2DBackpropInput, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);
+        tf.dispose([dy, filter]);
+      }
+    } finally {
+      setCol2imOverride(null);
+    }
+  });
+});
+
+describe('one-channel convolutions by the direct kernel (Conv2D and FusedConv2D)', () => {
+  it('match cpu with bias and relu, relu6 or none, valid, same and explicit padding, rows not a multiple of 8', async () => {
+    const cases: (ConvCase & { activation: 'linear' | 'relu' | 'relu6' })[] = [
+      { x: [3, 32, 32, 1], filter: [5, 5, 1, 6], strides: 1, pad: 'valid', depthwise: false, activation: 'relu' },
+      { x: [2, 28, 28, 1], filter: [5, 5, 1, 3], strides: 1, pad: 'same', depthwise: false, activation: 'linear' },
+      { x: [1, 12, 19, 1], filter: [4, 5, 1, 5], strides: 1, pad: 'valid', depthwise: false, activation: 'relu6' },
+      { x: [2, 10, 13, 1], filter: [3, 3, 1, 16], strides: 1, pad: 2, depthwise: false, activation: 'relu' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const next = rng(700 + i);
+      const xv = randomValues(next, c.x).map((v) => v * 8); // large enough to reach relu6's top
+      const wv = randomValues(next, c.filter);
+      const bv = randomValues(next, [c.filter[3]]);
+      const conv = () =>
+        tf.tidy(
+          () =>
+            tf.fused
+              .conv2d({ x: tf.tensor4d(xv, c.x), filter: tf.tensor4d(wv, c.filter), strides: c.strides, pad: c.pad as 'same', bias: tf.tensor1d(bv), activation: c.activation })
+              .dataSync() as Float32Array,
+        );
+      const expected = await onBackend('cpu', conv);
+      expect(relError(conv(), expected), label(c)).toBeLessThan(TOLERANCE);
+      const unfused = tf.tidy(() => tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(wv, c.filter), c.strides, c.pad).dataSync() as Float32Array);
+      const unfusedExpected = await onBackend('cpu', () =>
+        tf.tidy(() => tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(wv, c.filter), c.strides, c.pad).dataSync() as Float32Array),
+      );
+      expect(relError(unfused, unfusedExpected), label(c)).toBeLessThan(TOLERANCE);
     }
   });
 });

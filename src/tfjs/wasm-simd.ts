@@ -31,6 +31,8 @@ export interface SimdKernels {
   act_grad(y: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
   add_act(a: number, b: number, out: number, n: number, lo: number, hi: number): void;
   spread_mean(dy: number, dx: number, batch: number, hw: number, c: number, scale: number): void;
+  conv_1ch(x: number, f: number, bias: number, y: number, row: number, n: number, h: number, w: number, kh: number, kw: number, co: number, lo: number, hi: number): void;
+  col2im(cols: number, dx: number, n: number, oh: number, ow: number, kh: number, kw: number, c: number, h: number, w: number, sh: number, sw: number, top: number, left: number): void;
   scatter_phase(src: number, dst: number, n: number, qh: number, qw: number, c: number, h: number, w: number, r0: number, c0: number, sh: number, sw: number): void;
   winograd_f2k3(
     x: number,

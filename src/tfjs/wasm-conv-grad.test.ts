@@ -278,6 +278,16 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
     return values;
   }
 
+  /** dx on the cpu backend, the reference. */
+  const cpuBackpropInput = (c: ConvCase, dyv: Float32Array, wv: Float32Array) =>
+    onBackend('cpu', () =>
+      tf.tidy(() => {
+        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } as unknown as tf.NamedAttrMap;
+        const inputs = { dy: tf.tensor(dyv, outShape(c)), filter: tf.tensor4d(wv, c.filter) };
+        return (tf.engine().runKernel('Conv2DBackpropInput', inputs, attrs) as tf.Tensor).dataSync() as Float32Array;
+      }),
+    );
+
   it('each path (stride 1, polyphase, single window, stock) matches cpu', async () => {
     const cases: ConvCase[] = [
       ...fixedConvCases,
@@ -299,18 +309,7 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
       const dyv = randomValues(next, dyShape);
       const wv = randomValues(next, c.filter);
       const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
-      const expected = await onBackend('cpu', () =>
-        tf.tidy(
-          () =>
-            (
-              tf.engine().runKernel(
-                'Conv2DBackpropInput',
-                { dy: tf.tensor(dyv, dyShape), filter: tf.tensor4d(wv, c.filter) },
-                attrs as unknown as tf.NamedAttrMap,
-              ) as tf.Tensor
-            ).dataSync() as Float32Array,
-        ),
-      );
+      const expected = await cpuBackpropInput(c, dyv, wv);
       const dy = tf.tensor(dyv, dyShape);
       const filter = tf.tensor4d(wv, c.filter);
       for (const kernel of [wasmGradKernelFuncs.conv2DBackpropInputXnn, wasmGradKernelFuncs.conv2DBackpropInput]) {
@@ -336,14 +335,7 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
         const dyv = randomValues(next, dyShape);
         const wv = randomValues(next, c.filter);
         const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
-        const expected = await onBackend('cpu', () =>
-          tf.tidy(
-            () =>
-              (
-                tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dyv, dyShape), filter: tf.tensor4d(wv, c.filter) }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor
-              ).dataSync() as Float32Array,
-          ),
-        );
+        const expected = await cpuBackpropInput(c, dyv, wv);
         const dy = tf.tensor(dyv, dyShape);
         const filter = tf.tensor4d(wv, c.filter);
         expect(relError(runDirect(wasmGradKernelFuncs.conv2DBackpropInput, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);

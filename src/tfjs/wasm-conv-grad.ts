@@ -652,23 +652,26 @@ function preferS2dConv(info: tf.backend_util.Conv2DInfo): boolean {
   );
 }
 
+/** The conv's geometry for NHWC data; null for NCHW (which our kernels leave to the stock ones). */
+function nhwcConvInfo(x: TensorInfo, filter: TensorInfo, attrs: tf.Conv2DAttrs): tf.backend_util.Conv2DInfo | null {
+  const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
+  if (dataFormat != null && dataFormat !== 'NHWC') return null;
+  return tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
 const conv2DS2d: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-  const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
-  const nhwc = dataFormat == null || dataFormat === 'NHWC';
-  const info = nhwc
-    ? tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        filter.shape as [number, number, number, number],
-        strides,
-        dilations,
-        pad,
-        dimRoundingMode,
-        false,
-        'channelsLast',
-      )
-    : null;
+  const info = nhwcConvInfo(x, filter, attrs as unknown as tf.Conv2DAttrs);
   if (info != null && x.dtype === 'float32' && preferDirect1ch(info) && simdKernels(backend) != null) {
     return direct1ch(backend, x, filter, null, info, -Infinity, Infinity);
   }
@@ -781,49 +784,38 @@ function direct1ch(
 const fusedConv2D: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { x, filter, bias, preluActivationWeights } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-  const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = attrs as unknown as tf.FusedConv2DAttrs;
+  const { activation } = attrs as unknown as tf.FusedConv2DAttrs;
   const clamp: Record<string, [number, number]> = { linear: [-Infinity, Infinity], relu: [0, Infinity], relu6: [0, 6] };
   const range = clamp[activation ?? 'linear'];
-  const nhwc = dataFormat == null || dataFormat === 'NHWC';
-  if (range && nhwc && !preluActivationWeights && x.dtype === 'float32' && (!bias || bias.shape.length === 1) && simdKernels(backend) != null) {
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      strides,
-      dilations,
-      pad,
-      dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    if (preferDirect1ch(info)) return direct1ch(backend, x, filter, bias ?? null, info, range[0], range[1]);
+  if (range && !preluActivationWeights && x.dtype === 'float32' && (!bias || bias.shape.length === 1) && simdKernels(backend) != null) {
+    const info = nhwcConvInfo(x, filter, attrs as unknown as tf.FusedConv2DAttrs);
+    if (info && preferDirect1ch(info)) return direct1ch(backend, x, filter, bias ?? null, info, range[0], range[1]);
   }
   return runStockFused(args);
 };
 
-let stockFusedConv2D: KernelConfig | undefined;
-let stockFusedSetUpFor: unknown;
+/** A stock kernel replaced by ours, kept to fall back to; binds its C++ function to a backend on first use there. */
+class StockKernel {
+  config: KernelConfig | undefined;
+  private setUpFor: unknown;
 
-function runStockFused(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
-  if (stockFusedConv2D == null) throw new Error('wasm-conv-grad: the stock FusedConv2D kernel is missing');
-  if (stockFusedSetUpFor !== args.backend) {
-    stockFusedConv2D.setupFunc?.(args.backend);
-    stockFusedSetUpFor = args.backend;
+  constructor(private readonly name: string) {}
+
+  run(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
+    if (this.config == null) throw new Error(`wasm-conv-grad: the stock ${this.name} kernel is missing`);
+    if (this.setUpFor !== args.backend) {
+      // A kernel's setupFunc runs on setBackend only while it is registered; ours may have been registered first.
+      this.config.setupFunc?.(args.backend);
+      this.setUpFor = args.backend;
+    }
+    return this.config.kernelFunc(args);
   }
-  return stockFusedConv2D.kernelFunc(args);
 }
 
-let stockConv2D: KernelConfig | undefined;
-let stockConv2DSetUpFor: unknown;
-
-function runStockConv2D(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
-  if (stockConv2D == null) throw new Error('wasm-conv-grad: the stock Conv2D kernel is missing');
-  if (stockConv2DSetUpFor !== args.backend) {
-    stockConv2D.setupFunc?.(args.backend);
-    stockConv2DSetUpFor = args.backend;
-  }
-  return stockConv2D.kernelFunc(args);
-}
+const stockFusedConv2D = new StockKernel('FusedConv2D');
+const stockConv2D = new StockKernel('Conv2D');
+const runStockFused = (args: Parameters<KernelFunc>[0]) => stockFusedConv2D.run(args);
+const runStockConv2D = (args: Parameters<KernelFunc>[0]) => stockConv2D.run(args);
 
 const conv2DBackpropInput: KernelFunc = (args) => backpropInputPlan(args, false);
 const conv2DBackpropInputXnn: KernelFunc = (args) => backpropInputPlan(args, true);
@@ -860,13 +852,13 @@ export function registerWasmGradKernels(): void {
   registerWasmFastKernels();
   const conv = tf.getKernel('Conv2D', BACKEND);
   if (conv != null && conv.kernelFunc !== conv2DS2d) {
-    stockConv2D = conv;
+    stockConv2D.config = conv;
     tf.unregisterKernel('Conv2D', BACKEND);
     tf.registerKernel({ kernelName: 'Conv2D', backendName: BACKEND, kernelFunc: conv2DS2d });
   }
   const fused = tf.getKernel('FusedConv2D', BACKEND);
   if (fused != null && fused.kernelFunc !== fusedConv2D) {
-    stockFusedConv2D = fused;
+    stockFusedConv2D.config = fused;
     tf.unregisterKernel('FusedConv2D', BACKEND);
     tf.registerKernel({ kernelName: 'FusedConv2D', backendName: BACKEND, kernelFunc: fusedConv2D });
   }

@@ -15,7 +15,7 @@ import { synthesizeSet } from '../src/cake/synthesis';
 import { trainClassifier } from '../src/cake/train';
 import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
-import { useBackend } from '../src/cli/backend';
+import { cpuClock, useBackend } from '../src/cli/backend';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { loadTeacher } from '../src/io/teacher-load';
 import { setFreezeTeachers } from '../src/tfjs/frozen-teacher';
@@ -30,10 +30,7 @@ if (args.flags.has('no-freeze')) setFreezeTeachers(false);
 const loaded = await loadTeacher(await readTeacherFiles([required(args, 'teacher')]));
 const teacher = loaded.teacher;
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+const cpuMs = cpuClock;
 const stats = new Map<string, { ms: number; calls: number }>();
 let depth = 0;
 let recording = false;

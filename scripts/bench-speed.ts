@@ -41,7 +41,7 @@ import { loadTeacher } from '../src/io/teacher-load';
 import { modelFiles } from '../src/io/test-fixtures';
 import { buildStudent } from '../src/models/students';
 import { numberOpt, parseArgs } from '../src/cli/args';
-import { useBackend } from '../src/cli/backend';
+import { cpuClock, useBackend } from '../src/cli/backend';
 import { readTeacherFiles } from '../src/cli/node-files';
 import { createNodeSetSynthesizer } from '../src/cli/parallel-synth';
 import type { BenchResult } from '../src/worker/protocol';
@@ -65,10 +65,6 @@ const torchScript = path.resolve(here, '../../shared/bench/ref_cake_torch.py');
 const resnetTorchScript = path.resolve(here, '../../shared/bench/ref_resnet8_torch.py');
 const cpuTorchScript = path.resolve(here, 'bench-torch-cpu.py');
 const python = '/usr/bin/python3';
-const cpuClock = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const workloads = (args.values.get('workloads') ?? 'lenet5,resnet8,mobilenet').split(',').filter(Boolean) as ('lenet5' | 'resnet8' | 'mobilenet')[];
 for (const w of workloads) if (!['lenet5', 'resnet8', 'mobilenet'].includes(w)) throw new Error(`--workloads: unknown workload ${w}`);
 

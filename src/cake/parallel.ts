@@ -1,4 +1,6 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { SynthesisConfig } from './config';
+import type { StudentGradRequest, StudentGradResult } from './data-parallel';
 import type { HintSpec } from './hints';
 import type { RunControl } from './progress';
 import { Rng, STREAM } from './rng';
@@ -34,6 +36,11 @@ export interface SetSynthesizer {
    * array per spec entry, for the student's feature hints; as `relabel`, optional.
    */
   features?(x: Float32Array, n: number, spec: HintSpec[]): Promise<Float32Array[]>;
+  /**
+   * Data-parallel student steps (src/cake/data-parallel.ts): a helper's loss and gradients of `student` (its copy, built
+   * from the topology on first use) on part of a batch; optional.
+   */
+  studentGrads?(student: tf.LayersModel, req: StudentGradRequest): Promise<StudentGradResult>;
   /** Stops the workers; jobs still running reject. */
   dispose(): Promise<void>;
 }

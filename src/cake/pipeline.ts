@@ -8,6 +8,7 @@ import { measureMemory, memoryProblems, type MemoryPlan } from './memory';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
 import type { OptimizerState } from './optim';
+import { dataParallelObstacle } from './data-parallel';
 import { inProcessSynthesizer, runSetsInOrder, type SetSynthesizer } from './parallel';
 import { SyntheticPool } from './pool';
 import { Throttle, type EpochResult, type Progress, RunControl, type SetResult, type SynthesisLosses } from './progress';
@@ -61,6 +62,11 @@ export interface RunOptions {
   teacherModel?: tf.LayersModel;
   /** A probe's step costs (the studio's estimate), so the time left is right before the student's steps are timed. */
   stepPrior?: StepPrior;
+  /**
+   * Speed: train the student data-parallel with a helper of `synthesizer` (src/cake/data-parallel.ts) where the student
+   * allows it. Not bit-identical to a one-thread run (float sums in another order), so only on request.
+   */
+  dataParallelStudent?: boolean;
 }
 
 /** The student's state after a whole epoch. */
@@ -368,6 +374,11 @@ async function trainStudent(
     onEpoch: opts.onEpoch,
     hints: hints ?? undefined,
     hintsElsewhere: hints && synthesizer?.features ? (x, n) => synthesizer.features!(x, n, hints.spec) : undefined,
+    // Speed: both cores on the student's steps, when asked for and the student allows it (src/cake/data-parallel.ts).
+    dataParallel:
+      opts.dataParallelStudent && synthesizer?.studentGrads && !dataParallelObstacle(student, { classBalance: st.classBalance, hints: hints != null })
+        ? { grads: (req) => synthesizer.studentGrads!(student, req) }
+        : undefined,
     // A run's student is tuned through these settings: name them when its loss stops being finite.
     subject: 'the student',
     divergenceAdvice:

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flattenGraph } from './graph';
 import { hintLoss, type Hints } from './hints';
 import type { StudentConfig } from './config';
+import type { StudentGradHelper } from './data-parallel';
 import { makeOptimizer, type OptimizerState } from './optim';
 import type { EpochResult, RunControl } from './progress';
 import type { Rng } from './rng';
@@ -80,6 +81,13 @@ export interface TrainArgs {
    */
   hintsElsewhere?: (x: Float32Array, n: number) => Promise<Float32Array[]>;
   /**
+   * Data-parallel steps (src/cake/data-parallel.ts): the second half of each batch goes to this helper (which labels it
+   * with its own copy of the teacher when batches are relabelled) and the two halves' gradients are averaged. Equal to
+   * a one-thread step up to the order of float sums, so not bit-identical: the caller asks for it explicitly and
+   * checks dataParallelObstacle first. Takes the place of relabelElsewhere.
+   */
+  dataParallel?: StudentGradHelper;
+  /**
    * For the error when the loss stops being finite: who is training ("the student", "the teacher") and what the
    * user can change, in the caller's own terms (setting keys, a CLI flag).
    */
@@ -136,7 +144,9 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
 }
 
 export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
-  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, relabelElsewhere, onEpochEnd, hints, hintsElsewhere } = args;
+  const { model, source, train, val, cfg, rngForEpoch, control, onStep, onEpoch, augment, relabel, onEpochEnd, hints, hintsElsewhere } = args;
+  const dp = args.dataParallel;
+  const relabelElsewhere = dp ? undefined : args.relabelElsewhere;
   const startEpoch = args.startEpoch ?? 0;
   const d = source.inputShape.reduce((a, b) => a * b, 1);
   const C = source.numClasses;
@@ -157,6 +167,37 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
   const results: EpochResult[] = [];
   let globalStep = startEpoch * perEpoch;
   if (args.initialOptimizerState) optimizer.setState(vars, args.initialOptimizerState);
+  /** One data-parallel step: the first half here, the second on the helper, at the same weights; then the update. */
+  const dataParallelStep = async (xBuf: Float32Array, lr: number, momentum: number): Promise<tf.Scalar> => {
+    const na = Math.ceil(bs / 2);
+    const nb = bs - na;
+    const weights = (await Promise.all(vars.map((v) => v.data()))) as Float32Array[];
+    const remote = dp!.grads({ weights, x: xBuf.slice(na * d, bs * d), n: nb, labels: relabel ? null : yBuf.slice(na * C, bs * C), temperature: cfg.temperature });
+    remote.catch(() => undefined); // awaited below; a failure here must not go unhandled meanwhile
+    const local = tf.tidy(() => {
+      const xa = tf.tensor(xBuf.subarray(0, na * d), [na, ...source.inputShape]);
+      const teacherLogits = relabel ? relabel(xa) : null;
+      const ya = teacherLogits ? null : tf.tensor2d(yBuf.subarray(0, na * C), [na, C]);
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.apply(xa, { training: true }) as tf.Tensor2D;
+        return teacherLogits ? logitDistillationLoss(logits, teacherLogits, cfg.temperature) : softTargetCrossEntropy(logits, ya!, cfg.temperature);
+      }, vars);
+      return { value, grads: vars.map((v) => grads[v.name]) };
+    });
+    try {
+      const r = await remote;
+      return tf.tidy(() => {
+        // The whole batch's mean: (na·mean_a + nb·mean_b) / bs, for the loss and for every gradient.
+        const grads = Object.fromEntries(
+          vars.map((v, i) => [v.name, tf.div(tf.add(tf.mul(local.grads[i], na), tf.mul(tf.tensor(r.grads[i], v.shape, 'float32'), nb)), bs)]),
+        );
+        optimizer.step(vars, grads, lr, momentum);
+        return tf.div(tf.add(tf.mul(local.value, na), r.loss * nb), bs) as tf.Scalar;
+      });
+    } finally {
+      tf.dispose([local.value, ...local.grads]);
+    }
+  };
   try {
     for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
       order.set(train);
@@ -184,7 +225,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
         const outside = labelled ? await labelled : null;
         const { lr, momentum } =
           cfg.schedule === 'onecycle' ? oneCycleAt(schedule, globalStep) : { lr: cfg.lr, momentum: cfg.momentum };
-        const loss = tf.tidy(() => {
+        const loss = dp ? await dataParallelStep(xBuf, lr, momentum) : tf.tidy(() => {
           const xb = tf.tensor(xBuf, [bs, ...source.inputShape]);
           const teacherLogits = outside ? tf.tensor2d(outside.logits, [bs, C]) : relabel ? relabel(xb) : null;
           const yb = teacherLogits ? null : tf.tensor2d(yBuf, [bs, C]);

@@ -10,6 +10,7 @@ import {
   type CakeConfig,
   type PresetName,
 } from '../cake';
+import { dataParallelObstacle } from '../cake/data-parallel';
 import type { SetSynthesizer } from '../cake/parallel';
 import { exportStudent } from '../io/export';
 import { exportFiles } from '../io/export-formats';
@@ -26,7 +27,7 @@ import { ProgressLine } from './progress-line';
 import { cpuClock, synthesisWorkers, useBackend } from './backend';
 
 export const DISTILL_USAGE =
-  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
+  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--parallel-student] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
 
 /** `--format a,b` (or repeated): the extra formats to write beside the float student. */
 function formatsOf(args: Args): ExportFormat[] {
@@ -42,7 +43,7 @@ export async function distill(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
     values: ['preset', 'student', 'seed', 'out', 'backend', 'workers', 'images', 'labels', 'data'],
     repeated: ['teacher', 'set', 'format'],
-    flags: ['quiet'],
+    flags: ['quiet', 'parallel-student'],
   });
   const teacherPaths = [...(args.repeated.get('teacher') ?? []), ...args.positionals];
   if (teacherPaths.length === 0) throw new UsageError('missing --teacher <model.json>');
@@ -84,6 +85,14 @@ export async function distill(argv: string[]): Promise<void> {
     }
     synthesizer = await synthesisWorkers(args, teacherFiles, backend);
     if (!quiet && synthesizer) line.log(`synthesis on ${synthesizer.concurrency} worker threads`);
+    // Speed: --parallel-student splits each student batch with a helper (not bit-identical to one thread).
+    const parallelStudent = args.flags.has('parallel-student');
+    if (parallelStudent && !quiet) {
+      const obstacle = !synthesizer
+        ? 'it needs helper threads (--workers 2 or more, on wasm)'
+        : dataParallelObstacle(built.model, { classBalance: config.student.classBalance, hints: config.student.hint > 0 && config.student.inherit !== 'off' });
+      line.log(obstacle ? `student: one thread (--parallel-student: ${obstacle})` : 'student: data-parallel with a helper thread (--parallel-student)');
+    }
     const { student: model, report } = await runCake({
       synthesizer,
       teacher: loaded.teacher,
@@ -93,6 +102,7 @@ export async function distill(argv: string[]): Promise<void> {
       studentArch: built.arch,
       logitsFrom: info.logitsFrom,
       onProgress: quiet ? undefined : (p) => line.update(p),
+      dataParallelStudent: parallelStudent,
     });
     line.done();
 

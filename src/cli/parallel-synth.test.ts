@@ -10,6 +10,8 @@ import { randomConvTeacher } from '../cake/testing';
 import { modelFiles } from '../io/test-fixtures';
 import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 import { initNodeBackend } from '../tfjs/node-backend';
+import { computeStudentGrads } from '../cake/data-parallel';
+import { buildStudent } from '../models/students';
 import { createNodeSetSynthesizer } from './parallel-synth';
 
 let synth: SetSynthesizer;
@@ -135,6 +137,21 @@ describe('Node worker-thread synthesis', () => {
     // A spec naming no layer of the teacher is refused, and the helper goes on serving.
     await expect(synth.features!(x, 2, [{ teacher: 'nope', channels: null, of: 1 }])).rejects.toThrow();
     expect((await synth.features!(x, 2, spec))[0].length).toBe(picked.length);
+  }, 60_000);
+
+  it('computes a student’s half-batch gradients (data-parallel steps) as this thread does, bit for bit', async () => {
+    const student = buildStudent('cnn', [28, 28, 1], 10, undefined, { seed: 4 }).model;
+    const rng = new Rng(8);
+    const x = rng.fillNormal(new Float32Array(3 * 28 * 28));
+    const weights = (await Promise.all(student.trainableWeights.map((w) => w.read().data()))) as Float32Array[];
+    for (const labels of [null, new Float32Array(30).fill(0.1)]) {
+      const req = { weights, x, n: 3, labels, temperature: 1 };
+      const there = await synth.studentGrads!(student, req);
+      const here = await computeStudentGrads(student, req, (t) => local.teacher.logits(t));
+      expect(there.loss).toBe(here.loss);
+      expect(there.grads.map((g) => Array.from(g))).toEqual(here.grads.map((g) => Array.from(g)));
+    }
+    student.dispose();
   }, 60_000);
 
   it('passes a non-finite loss back as NonFiniteLossError', async () => {

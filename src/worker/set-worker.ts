@@ -4,6 +4,7 @@ import { teacherFeatures, type HintSpec } from '../cake/hints';
 import { inProcessSynthesizer, type SetJob, type SetSynthesizer } from '../cake/parallel';
 import { CancelledError, RunControl, type ControlState } from '../cake/progress';
 import { NonFiniteLossError, type SetOutcome, type StepMetrics } from '../cake/synthesis';
+import { computeStudentGrads, type StudentGradRequest, type StudentGradResult } from '../cake/data-parallel';
 import type { NamedFile } from '../io/files';
 import { loadTeacher, type LoadedTeacher } from '../io/teacher-load';
 
@@ -23,6 +24,11 @@ export type SetWorkerIn =
   | { type: 'relabel'; id: number; x: Float32Array; n: number }
   /** The teacher's activations of the hinted channels for a batch (feature hints, see src/cake/hints.ts). */
   | { type: 'features'; id: number; x: Float32Array; n: number; spec: HintSpec[] }
+  /**
+   * Data-parallel student steps: loss and gradients of the student (built from `topology` when given, else the one
+   * sent last) on part of a batch (see src/cake/data-parallel.ts).
+   */
+  | ({ type: 'student-grads'; id: number; topology?: string } & StudentGradRequest)
   /** Pause, resume or cancel a job; handled at once, not queued behind the job it controls. */
   | { type: 'control'; id: number; state: ControlState };
 
@@ -41,6 +47,7 @@ export type SetWorkerOut =
     }
   | { type: 'logits'; id: number; logits: Float32Array }
   | { type: 'features'; id: number; features: Float32Array[] }
+  | ({ type: 'student-grads'; id: number } & StudentGradResult)
   | { type: 'error'; id: number | null; name: string; message: string; set?: number; step?: number; value?: number };
 
 /** The helper's side: handles messages one at a time, in arrival order. Returns the message handler. */
@@ -51,6 +58,8 @@ export function serveSetJobs(
   let loaded: LoadedTeacher | null = null;
   // The feature extractor of the run's hint spec, built on first use (a run has one spec).
   let features: { key: string; f: ReturnType<typeof teacherFeatures> } | null = null;
+  // The student's copy for data-parallel steps (src/cake/data-parallel.ts), built from the topology sent first.
+  let student: tf.LayersModel | null = null;
   let queue = Promise.resolve();
   const controls = new Map<number, RunControl>();
   const apply = (control: RunControl, state: ControlState) => {
@@ -103,6 +112,23 @@ export function serveSetJobs(
         const arrays = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
         tf.dispose(outs);
         post({ type: 'features', id: msg.id, features: arrays }, arrays.map((a) => a.buffer as ArrayBuffer));
+      } catch (e) {
+        fail(msg.id, e);
+      }
+      return;
+    }
+    if (msg.type === 'student-grads') {
+      try {
+        if (!loaded) throw new Error('synthesis worker: no teacher loaded');
+        if (msg.topology) {
+          student?.dispose();
+          student = null;
+          student = await tf.models.modelFromJSON(JSON.parse(msg.topology) as tf.io.ModelJSON);
+        }
+        if (!student) throw new Error('synthesis worker: no student model sent');
+        const teacher = loaded.teacher;
+        const out = await computeStudentGrads(student, msg, (x) => teacher.logits(x));
+        post({ type: 'student-grads', id: msg.id, ...out }, out.grads.map((g) => g.buffer as ArrayBuffer));
       } catch (e) {
         fail(msg.id, e);
       }
@@ -198,6 +224,14 @@ export async function setWorkerPool(ports: Port[], teacherFiles: NamedFile[]): P
         release(h);
       }
     },
+    async studentGrads(model: tf.LayersModel, req: StudentGradRequest): Promise<StudentGradResult> {
+      const h = await acquire();
+      try {
+        return await h.studentGrads(nextId++, model, req);
+      } finally {
+        release(h);
+      }
+    },
     async dispose() {
       await Promise.all(ports.map((p) => p.terminate()));
     },
@@ -208,6 +242,7 @@ interface Helper {
   run(id: number, job: SetJob): Promise<SetOutcome>;
   relabel(id: number, x: Float32Array, n: number): Promise<Float32Array>;
   features(id: number, x: Float32Array, n: number, spec: HintSpec[]): Promise<Float32Array[]>;
+  studentGrads(id: number, model: tf.LayersModel, req: StudentGradRequest): Promise<StudentGradResult>;
 }
 
 function toError(m: Extract<SetWorkerOut, { type: 'error' }>): Error {
@@ -223,6 +258,7 @@ function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
   let current: { id: number; onMessage: (m: SetWorkerOut) => void; reject: (e: Error) => void } | null = null;
   let failStart: ((e: Error) => void) | null = null;
   let dead: Error | null = null;
+  let sentStudent: tf.LayersModel | null = null;
   const send = <T>(id: number, msg: SetWorkerIn, onMessage: (m: SetWorkerOut, settle: (v: T) => void) => void, control?: RunControl) =>
     new Promise<T>((resolve, reject) => {
       if (dead) return reject(dead);
@@ -279,6 +315,14 @@ function startHelper(port: Port, files: NamedFile[]): Promise<Helper> {
       send<Float32Array[]>(id, { type: 'features', id, x, n, spec }, (m, settle) => {
         if (m.type === 'features') settle(m.features);
       }),
+    studentGrads: (id, model, req) => {
+      // The topology goes with the first request for a model; later ones send only weights and data.
+      const topology = model === sentStudent ? undefined : JSON.stringify(model.toJSON(null, false));
+      sentStudent = model;
+      return send<StudentGradResult>(id, { type: 'student-grads', id, topology, ...req }, (m, settle) => {
+        if (m.type === 'student-grads') settle({ loss: m.loss, grads: m.grads });
+      });
+    },
   };
   return new Promise<Helper>((resolveStart, rejectStart) => {
     failStart = rejectStart;

@@ -72,7 +72,7 @@ export function HistoryPanel() {
                   </button>
                 )}
                 {!current && (
-                  <button type="button" className="button secondary" aria-label={`Delete run of ${formatDateTime(r.createdAt)}`} onClick={() => deleteRun(r.id)}>
+                  <button type="button" className="button secondary" aria-label={`Delete run of ${formatDateTime(r.createdAt)}`} onClick={() => void deleteRun(r.id)}>
                     Delete
                   </button>
                 )}

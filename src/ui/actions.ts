@@ -309,9 +309,15 @@ export async function resumeFromCheckpoint(id: string): Promise<void> {
   void teacherAnswered(latest('teacher', 'resume-checkpoint', { runId, id, options: runOptions() }));
 }
 
-export function deleteRun(id: string): void {
-  runDeleted(id);
-  post({ type: 'delete-run', id });
+/** The item leaves the list when the worker says the record is gone from storage, not before. */
+export async function deleteRun(id: string): Promise<void> {
+  try {
+    const { deleted } = await request('delete-run', { id });
+    if (deleted) runDeleted(id);
+    else raise('storage', 'The run in progress keeps its record; stop it first to delete it.');
+  } catch (e) {
+    raise('storage', `The run could not be deleted: ${(e as Error).message}`);
+  }
 }
 
 export function pauseRun(): void {

@@ -80,11 +80,13 @@ function setPaused(paused: boolean): void {
   session.post({ type: 'run-state', runId: run.runId, state: paused ? 'paused' : 'running' });
 }
 
-async function deleteFromHistory(cmd: CommandOf<'delete-run'>): Promise<void> {
+/** Replies once the record is gone from storage, so the page never shows a deletion a reload would undo. */
+async function deleteFromHistory(cmd: CommandOf<'delete-run'>): Promise<{ deleted: boolean }> {
   // The run in progress keeps its record.
-  if (session.run?.recordId === cmd.id) return;
-  await deleteRun(cmd.id).catch((e: unknown) => console.error('cake worker:', e));
+  if (session.run?.recordId === cmd.id) return { deleted: false };
+  await deleteRun(cmd.id);
   await postRuns(session.post);
+  return { deleted: true };
 }
 
 /** Diagnostics: destroy the WebGPU device, as a driver reset would (device.lost then fires). */

@@ -254,7 +254,7 @@ export type Command =
   /** Continue a run from its checkpoint: reload its teacher (the reply is its card), then run to the end as `runId`. */
   | { type: 'resume-checkpoint'; requestId: number; runId: number; id: string; options: RunOptions }
   | { type: 'list-runs' }
-  | { type: 'delete-run'; id: string }
+  | { type: 'delete-run'; requestId: number; id: string }
   | { type: 'download-run'; requestId: number; id: string }
   /** Diagnostics: destroy the WebGPU device (tests device-loss recovery). */
   | { type: 'lose-device' }
@@ -362,6 +362,8 @@ export interface Replies {
   'export-student': StudentZip;
   'export-format': StudentFile;
   'download-run': StudentZip;
+  /** Whether the record is gone (the run in progress keeps its record). */
+  'delete-run': { deleted: boolean };
   predict: Prediction;
   bench: BenchResult;
 }

@@ -88,3 +88,51 @@ export function classifierOp(graph: FlatGraph): number {
   for (let i = graph.output; i >= 0; i--) if (CHANNEL_MAKERS.has(graph.ops[i].className)) return i;
   return -1;
 }
+
+/** Layers a BatchNormalization right after them can be folded into (their output channels are its channels). */
+const FOLD_INTO = new Set(['Conv2D', 'Dense', 'SeparableConv2D', 'DepthwiseConv2D']);
+
+/**
+ * The BatchNormalizations that can be folded into the layer before them, as BN op index → that layer's op index: the
+ * BN normalises the last axis and its input is a Conv2D, Dense, SeparableConv2D or DepthwiseConv2D whose output feeds
+ * nothing else. In inference form such a BN is a per-channel affine map, so the pair is one layer with an adjusted
+ * kernel and bias.
+ */
+export function foldableBatchNorms(graph: FlatGraph): Map<number, number> {
+  const consumers = new Map<number, number>();
+  for (const op of graph.ops) for (const j of op.inputs) consumers.set(j, (consumers.get(j) ?? 0) + 1);
+  const out = new Map<number, number>();
+  graph.ops.forEach((op, i) => {
+    if (op.className !== 'BatchNormalization' || op.inputs.length !== 1) return;
+    const j = op.inputs[0];
+    const axis = (op.layer.getConfig() as { axis?: number | number[] }).axis;
+    const last = Array.isArray(axis) ? axis.length === 1 && (axis[0] === -1 || axis[0] === op.shape.length - 1) : axis === -1 || axis === op.shape.length - 1;
+    const producer = graph.ops[j];
+    const channelsLast = (producer.layer.getConfig() as { dataFormat?: string }).dataFormat !== 'channelsFirst';
+    if (last && channelsLast && FOLD_INTO.has(producer.className) && consumers.get(j) === 1) out.set(i, j);
+  });
+  return out;
+}
+
+/**
+ * A BatchNormalization's inference form as per-channel scale and shift (y = scale·x + shift), from its weights in
+ * the order tfjs keeps them (gamma and beta when it has them, then the moving mean and variance).
+ */
+export function batchNormAffine(bn: tf.layers.Layer): { scale: Float32Array; shift: Float32Array } {
+  const c = bn.getConfig() as { center?: boolean; scale?: boolean; epsilon?: number };
+  const w = bn.getWeights();
+  let k = 0;
+  const gamma = c.scale === false ? null : w[k++].dataSync();
+  const beta = c.center === false ? null : w[k++].dataSync();
+  const mean = w[k++].dataSync();
+  const variance = w[k++].dataSync();
+  const eps = c.epsilon ?? 1e-3;
+  const n = mean.length;
+  const scale = new Float32Array(n);
+  const shift = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    scale[i] = (gamma ? gamma[i] : 1) / Math.sqrt(variance[i] + eps);
+    shift[i] = (beta ? beta[i] : 0) - mean[i] * scale[i];
+  }
+  return { scale, shift };
+}

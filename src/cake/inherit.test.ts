@@ -195,17 +195,22 @@ describe('a student copied from a residual, depthwise or nested teacher', () => 
     teacher.dispose();
   });
 
-  it('folds a raw-pixel teacher’s input scale into the first layer of a student that scales its input', () => {
+  it('folds a raw-pixel teacher’s input scale and its BatchNorm into the first layer of a student that scales its input', () => {
     const input = tf.input({ shape: [8, 8, 3] });
     let y = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tf.SymbolicTensor;
     y = tf.layers.batchNormalization().apply(y) as tf.SymbolicTensor;
     y = tf.layers.globalAveragePooling2d({}).apply(tf.layers.reLU().apply(y)) as tf.SymbolicTensor;
     const teacher = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3 }).apply(y) as tf.SymbolicTensor });
     initStudentWeights(teacher, new Rng(5));
+    // Statistics of raw pixels, far from the defaults, so that folding the BatchNorm into the conv is really tested.
+    const bn = teacher.layers.find((l) => l.getClassName() === 'BatchNormalization')!;
+    bn.setWeights([tf.tensor1d([1.5, 0.5, 2, 1]), tf.tensor1d([0.1, -0.2, 0.3, 0]), tf.tensor1d([40, -30, 10, 5]), tf.tensor1d([900, 400, 2500, 100])]);
     // Full width, so the copy must compute the teacher exactly; the input range says raw 0-255 pixels.
     const config = { seed: 0, student: { arch: 'auto', size: 1 }, synthesis: { clampRange: [0, 255] as [number, number] } };
     const built = buildRunStudent(config, [8, 8, 3], 3, teacher);
     expect(built.model.layers[1].name).toBe(INPUT_SCALE_LAYER);
+    // The student has no BatchNorm: the teacher's is folded into its first conv.
+    expect(built.model.layers.map((l) => l.getClassName())).not.toContain('BatchNormalization');
     inheritFromTeacher(teacher, built.model);
     const x = tf.randomUniform([2, 8, 8, 3], 0, 255, 'float32', 4);
     const t = (teacher.predict(x) as tf.Tensor).arraySync() as number[][];

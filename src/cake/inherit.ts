@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { CHANNEL_MAKERS, flattenGraph, GraphError, type FlatGraph, type GraphOp } from './graph';
+import { batchNormAffine, CHANNEL_MAKERS, flattenGraph, foldableBatchNorms, GraphError, type FlatGraph, type GraphOp } from './graph';
 import { INPUT_SCALE_LAYER } from './input-space';
 
 /**
@@ -61,23 +61,35 @@ type Space =
   | { kind: 'repeat'; of: Space; times: number }
   | { kind: 'flat'; of: Space; positions: number };
 
-/** A pairing step: a teacher op, its student twin, the ops' input indices in the reduced graph, the teacher op's input shape. */
+/**
+ * A pairing step: a teacher op, its student twin, the ops' input indices in the reduced graph, the teacher op's input
+ * shape, and the BatchNormalization right after each op when it has one (see foldableBatchNorms).
+ */
 interface Pair {
   t: GraphOp;
   s: GraphOp;
   inputs: number[];
   inShape: (number | null)[];
+  tBn?: GraphOp;
+  sBn?: GraphOp;
 }
 
 /** Both graphs without pass-through ops, paired op by op; throws InheritError where their structures differ. */
 function pairGraphs(teacher: FlatGraph, student: FlatGraph): Pair[] {
   const reduce = (g: FlatGraph, who: string) => {
-    const kept: { op: GraphOp; inputs: number[]; inShape: (number | null)[] }[] = [];
+    const kept: { op: GraphOp; inputs: number[]; inShape: (number | null)[]; bn?: GraphOp }[] = [];
     const at = new Map<number, number>(); // flat index → reduced index
+    const folded = foldableBatchNorms(g);
     let weightedSeen = false;
     g.ops.forEach((op, i) => {
       const cls = op.className;
       const source = op.inputs.map((j) => at.get(j)!);
+      // A BatchNorm right after a layer goes with it: copied beside it, or folded into a student that has none.
+      if (folded.has(i)) {
+        kept[source[0]].bn = op;
+        at.set(i, source[0]);
+        return;
+      }
       const passThrough = PASS_THROUGH.has(cls) || (ADAPTERS.has(cls) && !weightedSeen) || (cls === 'Reshape' && keepsChannels(g, op));
       if (passThrough && source.length === 1) {
         at.set(i, source[0]);
@@ -99,7 +111,7 @@ function pairGraphs(teacher: FlatGraph, student: FlatGraph): Pair[] {
   const describe = (ops: { op: GraphOp }[]) => ops.filter((o) => o.op.className !== 'InputLayer').map((o) => o.op.className).join(' → ');
   const same = t.length === s.length && t.every((o, i) => o.op.className === s[i].op.className && o.inputs.join() === s[i].inputs.join());
   if (!same) throw new InheritError(`its layers (${describe(s)}) are not the teacher's (${describe(t)})`);
-  return t.map((o, i) => ({ t: o.op, s: s[i].op, inputs: o.inputs, inShape: o.inShape }));
+  return t.map((o, i) => ({ t: o.op, s: s[i].op, inputs: o.inputs, inShape: o.inShape, tBn: o.bn, sBn: s[i].bn }));
 }
 
 /** Whether a Reshape only adds or drops unit axes around the channels ([C] ↔ [1, 1, C]). */
@@ -283,9 +295,12 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
   pairs.forEach((p, i) => {
     const cls = p.t.className;
     if (!CHANNEL_MAKERS.has(cls) && cls !== 'DepthwiseConv2D' && !PER_CHANNEL.has(cls)) return;
-    const tw = p.t.layer.getWeights();
-    const sw = p.s.layer.getWeights();
     const where = `"${p.s.layer.name}" (teacher "${p.t.layer.name}")`;
+    if (p.sBn && !p.tBn) throw new InheritError(`${where} has a BatchNormalization after it that the teacher lacks`);
+    // A teacher BatchNorm the student does not have is folded into the layer's kernel and bias.
+    const fold = p.tBn && !p.sBn ? batchNormAffine(p.tBn.layer) : null;
+    const tw = fold ? foldedWeights(p.t, fold) : p.t.layer.getWeights();
+    const sw = p.s.layer.getWeights();
     if (sw.length !== tw.length) throw new InheritError(`${where} has ${sw.length} weights, the teacher's ${tw.length}`);
     const inOp = pairs[p.inputs[0]]?.t;
     const inChannels = inOp ? channelsOf(inOp) : 0;
@@ -333,14 +348,48 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     }
     p.s.layer.setWeights(fresh);
     tf.dispose(fresh);
+    if (fold) tf.dispose(tw);
+    if (p.tBn && p.sBn) {
+      const bw = p.tBn.layer.getWeights();
+      const bnFresh = copies(bw, () => bw.map((w) => gather(w, outKept, 0)));
+      p.sBn.layer.setWeights(bnFresh);
+      tf.dispose(bnFresh);
+    }
     const of = channelsOf(p.t);
     report.push({
       student: p.s.layer.name,
-      teacher: p.t.layer.name,
+      // With its BatchNorm folded in, the student layer computes what the teacher's BatchNorm outputs (feature hints).
+      teacher: fold ? p.tBn!.layer.name : p.t.layer.name,
       kept: channelsOf(p.s),
       of,
       ...(cls === 'Conv2D' || cls === 'Dense' ? { channels: outKept } : {}),
     });
   });
   return report;
+}
+
+/**
+ * A layer's weights with the BatchNorm after it folded in (y = scale·(W·x + b) + shift): the kernel scaled per output
+ * channel and a bias of scale·b + shift, in the layer's own weight order (kernels, then the bias it now always has).
+ */
+function foldedWeights(op: GraphOp, { scale, shift }: { scale: Float32Array; shift: Float32Array }): tf.Tensor[] {
+  const w = op.layer.getWeights();
+  const hasBias = (op.layer.getConfig() as { useBias?: boolean }).useBias !== false;
+  const n = scale.length;
+  return tf.tidy(() => {
+    const s = tf.tensor1d(scale);
+    const bias = hasBias ? w[w.length - 1] : tf.zeros([n]);
+    const foldedBias = tf.add(tf.mul(bias, s), tf.tensor1d(shift));
+    switch (op.className) {
+      case 'DepthwiseConv2D': {
+        // Output channel c·m + j comes from input channel c's j-th filter: the kernel's last two axes.
+        const [, , inC, mult] = w[0].shape as number[];
+        return [tf.mul(w[0], tf.reshape(s, [inC, mult])), foldedBias];
+      }
+      case 'SeparableConv2D':
+        return [tf.clone(w[0]), tf.mul(w[1], s), foldedBias];
+      default:
+        return [tf.mul(w[0], s), foldedBias];
+    }
+  });
 }

@@ -168,9 +168,10 @@ describe("auto: the teacher's own graph at the width that keeps a quarter of its
     const teacher = tf.model({ inputs: input, outputs: x });
     const built = buildStudent('auto', [12, 12, 3], 5, teacher);
     expect(built.arch).toBe('auto');
-    // Teacher: 27·8 + 8 = 224; BN 32; dense on 800 features: 4,005. A quarter width: conv 2@3×3: 27·2 + 2 = 56;
-    // BN: 2·4 = 8; dense on 10·10·2 = 200 features: 200·5 + 5 = 1,005 (25 % of 4,261).
-    expect(built.model.countParams()).toBe(56 + 8 + 1_005);
+    // Teacher: 27·8 + 8 = 224; BN 32; dense on 800 features: 4,005. A quarter width: conv 2@3×3: 27·2 + 2 = 56
+    // with the BatchNorm folded into it (students keep none); dense on 10·10·2 = 200 features: 200·5 + 5 = 1,005.
+    expect(built.model.layers.map((l) => l.getClassName())).not.toContain('BatchNormalization');
+    expect(built.model.countParams()).toBe(56 + 1_005);
     built.model.dispose();
     teacher.dispose();
   });
@@ -189,8 +190,8 @@ describe("auto: the teacher's own graph at the width that keeps a quarter of its
     y = tf.layers.dense({ units: 10, activation: 'softmax' }).apply(y) as tf.SymbolicTensor;
     const resnet = tf.model({ inputs: input, outputs: y });
     const r = buildStudent('auto', [16, 16, 3], 10, resnet, { seed: 1 });
-    // Half width keeps 30 % here (the RGB stem and the classifier shrink linearly): 3/8 it is.
-    expect(r.note).toMatch(/^auto: the teacher's architecture at 3\/8 width \(16→6, 32→12\)/);
+    // The BatchNorm folds into the conv before it, so half width keeps 26 % here.
+    expect(r.note).toMatch(/^auto: the teacher's architecture at half width \(16→8, 32→16\)/);
     expect(r.model.layers.map((l) => l.getClassName())).toContain('Add');
     expect(r.model.countParams()).toBeLessThanOrEqual(resnet.countParams() * 0.25 * 1.05);
     r.model.dispose();

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { INPUT_SCALE_LAYER, inputMapFor } from '../cake/input-space';
 import { inputLayout } from '../io/teacher-info';
-import { CHANNEL_MAKERS, classifierOp, flattenGraph, GraphError, type FlatGraph } from '../cake/graph';
+import { CHANNEL_MAKERS, classifierOp, flattenGraph, foldableBatchNorms, GraphError, type FlatGraph } from '../cake/graph';
 
 // The student zoo: small classifiers CAKE distils a teacher into. Every student takes exactly the teacher's input
 // shape (so synthetic samples feed both unchanged) and outputs raw logits (no softmax: the distillation loss
@@ -266,6 +266,12 @@ function widthCopy(teacher: tf.LayersModel, inputShape: readonly number[], numCl
   }
   const classifier = classifierOp(graph);
   if (classifier < 0) return 'it has no Dense or Conv2D layer';
+  // BatchNorms right after a layer are folded into it (inherit.ts folds the teacher's statistics into its weights):
+  // students train on synthetic samples, whose statistics a BatchNorm must not learn, and a BatchNorm frozen in its
+  // inference form divides by the teacher's running deviation, which made SGD on its layer diverge (a channel that
+  // was nearly dead in the teacher's data then amplifies every change ×30).
+  const folded = foldableBatchNorms(graph);
+  const gainsBias = new Set(folded.values());
   const unknown = graph.ops.find((op) => !COPYABLE.has(op.className));
   if (unknown) return `it has a ${unknown.className} layer ("${unknown.layer.name}")`;
   const scaled = (n: number) => Math.max(1, Math.ceil(n * width));
@@ -287,7 +293,12 @@ function widthCopy(teacher: tf.LayersModel, inputShape: readonly number[], numCl
       continue;
     }
     const ins = op.inputs.map((j) => out[j]);
+    if (folded.has(i)) {
+      out[i] = ins[0];
+      continue;
+    }
     const c = { ...(op.layer.getConfig() as Record<string, unknown>) };
+    if (gainsBias.has(i)) c.useBias = true;
     for (const k of DROPPED_KEYS) delete c[k];
     c.name = unique(op.layer.name);
     c.trainable = true;

@@ -49,6 +49,8 @@ let config: CakeConfig | undefined;
 let usedCache = false;
 /** Whether the students started from the teacher's weights (`student.inherit`), and so trained at `inheritLr`. */
 let fromTeacher = false;
+/** The peak learning rate the last run's student trained at (capped by its sharpness: student.sharpnessCap). */
+let peakLr = NaN;
 /** Whether the students learned the teacher's activations too (`student.hint`, used only from the teacher's weights). */
 let hinted = false;
 let workersUsed = 1;
@@ -125,6 +127,7 @@ for (let k = 0; k < seeds; k++) {
   samplesUsed = report.samples.train + report.samples.validation;
   runs.push({ seed, accuracy: acc, synthesisSec: report.timings.synthesisSec, studentSec: report.timings.studentSec, agreement: report.studentTraining.agreement });
   fromTeacher = report.student.init === 'teacher';
+  peakLr = report.studentTraining.peakLr;
   hinted = (report.student.hinted?.length ?? 0) > 0;
   process.stderr.write(`seed ${seed}: student ${(100 * acc).toFixed(2)} %, agreement on held-out synthetic samples ${(100 * report.studentTraining.agreement).toFixed(1)} % (synthesis ${report.timings.synthesisSec.toFixed(0)} s, student ${report.timings.studentSec.toFixed(0)} s); per class ${scored.perClass.map((p) => (p == null ? '–' : (100 * p).toFixed(0))).join(' ')}; most often taken for ${mostConfused(scored.confusion)}\n`);
   student.dispose();
@@ -156,7 +159,7 @@ const result = {
   dataset,
   preset,
   label: [args.values.get('label'), usedCache ? 'synthesis from a cached pool: its time is not (all) this run' : ''].filter(Boolean).join('; '),
-  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, samplesUsed, studentEpochs: st.epochs, studentLr: fromTeacher ? st.inheritLr : st.lr, studentInit: fromTeacher ? 'teacher' : 'random', studentHint: hinted ? st.hint : 0 },
+  budget: { sets: s.sets, steps: s.steps, batch: s.batchSize, samples: s.sets * s.batchSize, samplesUsed, studentEpochs: st.epochs, studentLr: Number(peakLr.toPrecision(3)), studentInit: fromTeacher ? 'teacher' : 'random', studentHint: hinted ? st.hint : 0 },
   overrides: args.repeated.get('set') ?? [],
   student: st.arch,
   teacherAccuracy: teacherAcc,

@@ -119,6 +119,7 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       inherit: 'off',
       inheritLr: 0.05,
       hint: 0,
+      sharpnessCap: 1,
     },
   };
   // The budget presets buy accuracy with less compute (BENCHMARKS.md, "Buying accuracy with less compute"):

@@ -454,6 +454,14 @@ export const KNOBS = [
     doc: 'Peak learning rate of a student that starts from the teacher’s weights, in place of `lr`: gentler, so training keeps what it copied.',
   },
   {
+    key: 'student.sharpnessCap',
+    ...NON_NEGATIVE,
+    group: 'Student training',
+    label: 'Sharpness cap on the peak rate',
+    hint: 'the peak learning rate is at most this over the sharpness of the student’s loss where it starts (its top Hessian eigenvalue); 0 is off',
+    doc: 'Caps the student’s peak learning rate at this over |λ|, the top eigenvalue of its loss’s Hessian where it starts, measured on its first training samples (src/cake/sharpness.ts): a copy of a sharp teacher (a CIFAR ResNet, λ in the thousands) diverges at rates a LeNet-5 copy (λ ≈ 3) trains well at; 0 is off.',
+  },
+  {
     key: 'student.hint',
     ...NON_NEGATIVE,
     group: 'Student training',

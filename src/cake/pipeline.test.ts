@@ -345,10 +345,16 @@ describe('a LeNet-size run on the smoke preset', () => {
     expect(await weightsOf(student)).toEqual(await weightsOf(fresh));
     // The peak rate: inheritLr for a student from the teacher, lr otherwise.
     const rates: number[] = [];
-    const trained = withOverrides(cfg, { student: { epochs: 1, lr: 0.5, inheritLr: 0.01 } });
+    // (With the sharpness cap off: this random teacher is sharp enough for it to lower the rate; tested below.)
+    const trained = withOverrides(cfg, { student: { epochs: 1, lr: 0.5, inheritLr: 0.01, sharpnessCap: 0 } });
     await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: trained, student, studentArch: 'x', progressIntervalMs: 0, onProgress: (p) => p.stage === 'student' && rates.push(p.lr) });
     expect(Math.max(...rates)).toBeLessThanOrEqual(0.01);
     expect(Math.max(...rates)).toBeGreaterThan(0.0004);
+    // With the cap on, this sharp random teacher's copy trains at 1 / its sharpness, and the report says so.
+    const capped = await runCake({ teacher: teacherFromModel(teacherModel), teacherModel, config: withOverrides(trained, { student: { sharpnessCap: 1 } }), student, studentArch: 'x' });
+    const { peakLr, sharpness } = capped.report.studentTraining;
+    expect(peakLr).toBeLessThan(0.01);
+    expect(peakLr).toBeCloseTo(1 / Math.abs(sharpness!), 12);
     student.dispose();
     fresh.dispose();
   });
@@ -385,7 +391,7 @@ describe('a LeNet-size run on the smoke preset', () => {
     expect(hinted.w[2]).not.toEqual(plain.w[2]);
     // A weight that blows the loss up stops the run and names the hint weight among the settings to lower.
     await expect(run(1e38, 'on')).rejects.toThrow(
-      /^the student's loss became \S+ in epoch \d+; lower the student's peak learning rate \([^:]+: student\.inheritLr, used for a student that starts from the teacher’s weights\) or the feature hints' weight \(student\.hint, 1e\+38\)$/,
+      /^the student's loss became \S+ in epoch \d+; lower the student's peak learning rate \([^:]+: student\.inheritLr, used for a student that starts from the teacher’s weights(, already capped by its sharpness: lower student\.sharpnessCap)?\) or the feature hints' weight \(student\.hint, 1e\+38\)$/,
     );
     const random = await run(1, 'off');
     expect(random.report.student.hinted).toBeUndefined();

@@ -16,7 +16,8 @@ import type { RunReport } from './report';
 import { Rng, STREAM } from './rng';
 import { setEtas } from './schedule';
 import type { Teacher } from './teacher';
-import { stepsPerEpoch, trainClassifier, type TrainArgs } from './train';
+import { topHessianEigenvalue } from './sharpness';
+import { stepsPerEpoch, trainClassifier, trainsWithDropout, type TrainArgs } from './train';
 
 /**
  * A whole CAKE run, top to bottom: synthesise M independent sets against the teacher, pool them, split 99/1, train
@@ -78,6 +79,8 @@ export interface StudentCheckpoint {
   optimizer: OptimizerState;
   /** Results of the completed epochs. */
   epochs: EpochResult[];
+  /** The peak learning rate the run chose for its student (capped by its sharpness), so a resumed run keeps it. */
+  peakLr?: number;
 }
 
 export interface RunResult {
@@ -341,6 +344,9 @@ interface StudentSummary {
   hinted?: string[];
   /** Why asked-for feature hints were not used. */
   hintNote?: string;
+  /** The peak learning rate used, and the sharpness that capped it when it did. */
+  peakLr: number;
+  sharpness?: number;
 }
 
 /** Trains the student on the pool's split, from where startStudent (or a checkpoint) left it. */
@@ -355,6 +361,7 @@ async function trainStudent(
   const st = config.student;
   const { hints, note: hintNote } = studentHints(run, start);
   const augment = studentAugmenter(run);
+  const rate = resume?.peakLr !== undefined ? { lr: resume.peakLr } : await sharpnessCappedRate(run, start, pool, train);
   const began = Date.now();
   let steps = 0;
   const trained = await trainClassifier({
@@ -363,7 +370,7 @@ async function trainStudent(
     train,
     val,
     // A student that starts from the teacher's weights trains at its own (lower) peak rate.
-    cfg: { ...st, lr: start.lr },
+    cfg: { ...st, lr: rate.lr },
     rngForEpoch: (epoch) => Rng.derive(config.seed, STREAM.shuffle, epoch),
     // Augmented batches are relabelled by the teacher.
     augment,
@@ -382,11 +389,11 @@ async function trainStudent(
     // A run's student is tuned through these settings: name them when its loss stops being finite.
     subject: 'the student',
     divergenceAdvice:
-      `lower the student's peak learning rate (${start.lr}: ${start.inherited ? 'student.inheritLr, used for a student that starts from the teacher’s weights' : 'student.lr'})` +
+      `lower the student's peak learning rate (${rate.lr}: ${start.inherited ? 'student.inheritLr, used for a student that starts from the teacher’s weights' : 'student.lr'}${rate.lr < start.lr ? ', already capped by its sharpness: lower student.sharpnessCap' : ''})` +
       (hints ? ` or the feature hints' weight (student.hint, ${st.hint})` : ''),
     startEpoch: resume?.startEpoch,
     initialOptimizerState: resume?.optimizer,
-    onEpochEnd: opts.onStudentCheckpoint ? checkpointEachEpoch(run) : undefined,
+    onEpochEnd: opts.onStudentCheckpoint ? checkpointEachEpoch(run, rate.lr) : undefined,
     onStep: async (step) => {
       steps++;
       clock.studentMs = (Date.now() - began) / steps;
@@ -409,7 +416,32 @@ async function trainStudent(
     steps,
     ...(hints ? { hinted: hints.hinted } : {}),
     hintNote,
+    peakLr: rate.lr,
+    ...(rate.sharpness !== undefined ? { sharpness: rate.sharpness } : {}),
   };
+}
+
+/**
+ * The student's peak learning rate: its start's (student.lr, or inheritLr from the teacher's weights), capped at
+ * student.sharpnessCap / |λ| where λ is the sharpness of its loss on the first training samples (sharpness.ts). A
+ * LeNet-5 copy (λ ≈ 3) keeps its rate; a ResNet copy (λ in the thousands) gets one it can train at.
+ */
+async function sharpnessCappedRate(run: RunContext, start: StudentStart, pool: SyntheticPool, train: Int32Array): Promise<{ lr: number; sharpness?: number }> {
+  const { student } = run.opts;
+  const cap = run.config.student.sharpnessCap;
+  if (!(cap > 0) || train.length === 0) return { lr: start.lr };
+  const n = Math.min(128, train.length);
+  const x = new Float32Array(n * run.sampleSize);
+  const y = new Float32Array(n * run.teacher.numClasses);
+  pool.gather(train.subarray(0, n), x, y);
+  const xt = tf.tensor(x, [n, ...run.teacher.inputShape]);
+  const yt = tf.tensor2d(y, [n, run.teacher.numClasses]);
+  try {
+    const sharpness = await topHessianEigenvalue(student, xt, yt, Rng.derive(run.config.seed, STREAM.init, 1), { training: trainsWithDropout(student) });
+    return { lr: Math.min(start.lr, cap / Math.max(1e-12, Math.abs(sharpness))), sharpness };
+  } finally {
+    tf.dispose([xt, yt]);
+  }
 }
 
 /**
@@ -446,13 +478,13 @@ function studentAugmenter(run: RunContext): TrainArgs['augment'] {
 }
 
 /** After each epoch, hands RunOptions.onStudentCheckpoint what a checkpoint needs, and waits for it. */
-function checkpointEachEpoch(run: RunContext): TrainArgs['onEpochEnd'] {
+function checkpointEachEpoch(run: RunContext, peakLr: number): TrainArgs['onEpochEnd'] {
   const { student, studentResume, onStudentCheckpoint } = run.opts;
   const epochs: EpochResult[] = [...(studentResume?.epochs ?? [])];
   return async ({ result, optimizerState }) => {
     epochs.push(result);
     const weights = await Promise.all(student.weights.map(async (w) => ((await w.read().data()) as Float32Array).slice()));
-    await onStudentCheckpoint!({ startEpoch: result.epoch + 1, weights, optimizer: await optimizerState(), epochs: [...epochs] });
+    await onStudentCheckpoint!({ startEpoch: result.epoch + 1, weights, optimizer: await optimizerState(), epochs: [...epochs], peakLr });
   };
 }
 
@@ -490,6 +522,8 @@ function buildReport(
     },
     synthesis: { finalLosses: synthesis.finalLosses, meanHitRate: synthesis.meanHitRate, msPerStep: synthesis.msPerStep },
     studentTraining: {
+      peakLr: training.peakLr,
+      ...(training.sharpness !== undefined ? { sharpness: training.sharpness } : {}),
       finalTrainLoss: last?.trainLoss ?? NaN,
       agreement: last?.valAgreement ?? NaN,
       valLoss: last?.valLoss ?? NaN,

@@ -29,6 +29,9 @@ export interface RunReport {
     msPerStep: number;
   };
   studentTraining: {
+    /** The peak learning rate it trained at, and the sharpness that capped it (student.sharpnessCap) when it did. */
+    peakLr: number;
+    sharpness?: number;
     finalTrainLoss: number;
     /** Teacher–student top-1 agreement on the held-out synthetic samples. */
     agreement: number;

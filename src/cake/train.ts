@@ -138,6 +138,14 @@ export function classBalanceWeights(probs: tf.Tensor2D, cap = 10): tf.Tensor1D {
   });
 }
 
+/**
+ * Whether a model trains in training form (dropout on, BatchNorm on batch statistics): not when it has a BatchNorm,
+ * whose stored statistics must stay as they were (see trainClassifier).
+ */
+export function trainsWithDropout(model: tf.LayersModel): boolean {
+  return !flattenGraph(model).ops.some((op) => op.className === 'BatchNormalization');
+}
+
 /** Steps per epoch: full batches only, so every step has the same shape (buffers are reused); one step if n < batch. */
 export function stepsPerEpoch(n: number, batchSize: number): number {
   return Math.max(1, Math.floor(n / batchSize));
@@ -158,7 +166,7 @@ export async function trainClassifier(args: TrainArgs): Promise<EpochResult[]> {
   // BatchNorm runs in inference form with its stored statistics, which stay as they were: a student copied from the
   // teacher keeps the teacher's statistics of real data, which batches of synthetic samples would overwrite (its scale
   // and shift still learn). The zoo's students have no BatchNorm; dropout, where a copied student has it, is then off too.
-  const training = !flattenGraph(model).ops.some((op) => op.className === 'BatchNormalization');
+  const training = trainsWithDropout(model);
   // Two input buffers when labelling elsewhere: the next batch is prepared while the student trains on this one.
   const xBufs = Array.from({ length: relabelElsewhere ? 2 : 1 }, () => new Float32Array(bs * d));
   // Stored labels; unused (and overwritten by the batch prepared ahead) when the teacher relabels.

@@ -234,10 +234,13 @@ export function inheritFromTeacher(teacher: tf.LayersModel, student: tf.LayersMo
     const scores = new Float64Array(of);
     for (const i of made) {
       const kernel = pairs[i].t.layer.getWeights()[pairs[i].t.className === 'SeparableConv2D' ? 1 : 0];
+      // A BatchNorm after the layer rescales each channel by γ/σ: the filter's norm alone says nothing of what the
+      // channel carries then (MLPerf's ResNet-8 kept at half width started at 14 % on CIFAR-10 scored without it).
+      const bn = pairs[i].tBn ? batchNormAffine(pairs[i].tBn!.layer).scale : null;
       const norms = tf.tidy(() => kernel.abs().reshape([-1, of]).sum(0));
       const v = norms.dataSync();
       norms.dispose();
-      for (let c = 0; c < of; c++) scores[c] += v[c];
+      for (let c = 0; c < of; c++) scores[c] += v[c] * (bn ? Math.abs(bn[c]) : 1);
     }
     selection.set(root, topK(scores, keep));
   }

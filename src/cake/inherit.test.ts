@@ -89,7 +89,9 @@ describe('a student that starts from its teacher’s strongest channels', () => 
     expect(weightsOf(teacher)).toEqual(before);
     const [k2] = convs(teacher)[1].getWeights();
     const norms = Array.from({ length: 8 }, (_, o) => Array.from(k2.dataSync()).filter((_, j) => j % 8 === o).reduce((a, v) => a + Math.abs(v), 0));
-    const kept = [...norms.keys()].sort((a, b) => norms[b] - norms[a]).slice(0, 4).sort((a, b) => a - b);
+    // A channel's score is its filter's L1 norm times the BatchNorm's |γ/σ| (γ = 0.5 + c/10, variance 3.5 + c/10).
+    const scores = norms.map((n, c) => (n * (0.5 + c / 10)) / Math.sqrt(3.5 + c / 10 + 1e-3));
+    const kept = [...scores.keys()].sort((a, b) => scores[b] - scores[a]).slice(0, 4).sort((a, b) => a - b);
     const gamma = Array.from(student.layers.find((l) => l.getClassName() === 'BatchNormalization')!.getWeights()[0].dataSync());
     kept.forEach((c, j) => expect(gamma[j]).toBeCloseTo(0.5 + c / 10, 6));
     // The teacher still predicts (its variables were copied from, not handed over and freed).

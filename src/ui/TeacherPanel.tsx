@@ -1,5 +1,5 @@
 import { useId, useRef, type ChangeEvent } from 'react';
-import { loadDemoTeacher, loadTeacherFiles } from './actions';
+import { cancelTeacherLoad, loadDemoTeacher, loadTeacherFiles } from './actions';
 import { parseDraft } from './draw';
 import { formatBytes, formatInt, formatPercent, formatShape } from './format';
 import { isRunActive, preprocessingEdited, useStudio } from './store';
@@ -41,7 +41,8 @@ export function TeacherPanel() {
   const fileInput = useRef<HTMLInputElement>(null);
   const folderInput = useRef<HTMLInputElement>(null);
   const card = teacher.card;
-  const busy = teacher.status === 'loading' || running;
+  // A load in progress does not lock these: another file or the demo replaces it (a damaged file may never finish).
+  const busy = running;
 
   return (
     <section className="panel teacher-panel" aria-labelledby="teacher-heading">
@@ -90,10 +91,23 @@ export function TeacherPanel() {
         <div className="loading" role="status">
           <div className="loading-text">
             {teacher.phase ?? 'Loading'}
-            {teacher.source ? <span className="muted"> · {teacher.source}</span> : null}
+            {teacher.loading ? <span className="muted"> · {teacher.loading.source}</span> : null}
           </div>
-          <progress max={1} value={teacher.fraction ?? 0} aria-label="Teacher loading progress" />
+          <div className="loading-bar">
+            <progress max={1} value={teacher.fraction ?? 0} aria-label="Teacher loading progress" />
+            {teacher.loading?.cancellable && (
+              <button type="button" className="button secondary" onClick={cancelTeacherLoad}>
+                Cancel
+              </button>
+            )}
+          </div>
         </div>
+      )}
+
+      {teacher.notice && teacher.status !== 'loading' && (
+        <p className="teacher-notice" role="alert" data-testid="teacher-notice">
+          {teacher.notice}
+        </p>
       )}
 
       {card && (

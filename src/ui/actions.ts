@@ -6,6 +6,7 @@
 import {
   encodedPoolBytes,
   estimateSeconds,
+  loadDeadlineMs,
   probeKey,
   type BackendChoice,
   type CakeConfig,
@@ -42,22 +43,41 @@ import {
   settingsChanged,
   storageChecked,
   teacherFailed,
+  teacherGone,
   teacherLoaded,
   teacherLoading,
   traitsOf,
   useStudio,
 } from './store';
-import { latest, post, replaceWorkerIfDeviceLost, request, restartWorker, startWorker, SUPERSEDED, type RequestError } from './worker-client';
+import {
+  DeadlinePassed,
+  endLatest,
+  latest,
+  post,
+  replaceWorkerIfDeviceLost,
+  request,
+  RequestCancelled,
+  restartWorker,
+  startWorker,
+  SUPERSEDED,
+  WorkerRestarted,
+  type RequestError,
+} from './worker-client';
 
-/** The page keeps its own copy of the teacher's files so a restarted worker can reload it. */
-let teacherFiles: WireFile[] | null = null;
-let teacherSource = '';
+/** The teacher the worker holds, with the page's own copy of its files: a restarted worker is given it again. */
+let teacher: { files: WireFile[]; source: string } | null = null;
+/** Counts the user's teacher loads; a load whose number is no longer current was cancelled or replaced. */
+let loadSeq = 0;
+/** The user's load the worker is reading, if any: Cancel, its deadline or a newer load end it. */
+let reading: { seq: number; source: string } | null = null;
 let runSeq = 0;
 let estimateTimer: ReturnType<typeof setTimeout> | null = null;
 /** The probe key of the estimate being measured. */
 let measuringKey = '';
 /** Tests: pretend the browser has this many bytes of storage free (undefined: ask the browser). */
 let testStorageOverride: number | undefined;
+/** Tests: the teacher load's deadline in ms, instead of the one its files' size gives (undefined: by size). */
+let testTeacherDeadline: number | undefined;
 /** `npm start` opens `/?demo`: the studio then starts on the built-in demo teacher. */
 let demoWhenReady = false;
 /** `?workers=N` sets the synthesis helpers of wasm runs (1: none); absent, the worker picks one per core up to 2. */
@@ -65,27 +85,91 @@ let synthesisWorkers: number | undefined;
 
 // --- teacher -----------------------------------------------------------------------------------------------------
 
-function sendTeacher(files: WireFile[], source: string, silent = false): void {
-  teacherFiles = files;
-  teacherSource = source;
-  if (!silent) teacherLoading('Handing the files to the worker', 0.3, source);
-  // Send copies, so the page keeps its own for a worker restart.
-  const copies = files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
-  void teacherAnswered(latest('teacher', 'load-teacher', { files: copies }, copies.map((f) => f.data)));
+const copiesOf = (files: WireFile[]) => files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
+
+/** Hand the user's files to the worker (copies: the page keeps its own, for a restart) under a deadline. */
+function sendTeacher(seq: number, files: WireFile[], source: string): void {
+  reading = { seq, source };
+  teacherLoading('Handing the files to the worker', 0.3);
+  const copies = copiesOf(files);
+  const bytes = files.reduce((n, f) => n + f.data.byteLength, 0);
+  const deadlineMs = testTeacherDeadline ?? loadDeadlineMs(bytes);
+  latest('teacher', 'load-teacher', { files: copies }, copies.map((f) => f.data), deadlineMs).then(
+    (card) => {
+      if (card === SUPERSEDED) return;
+      reading = null;
+      teacher = { files, source };
+      clearAlerts('teacher');
+      teacherLoaded(card);
+      requestEstimate();
+    },
+    (e: Error) => {
+      if (reading?.seq === seq) reading = null;
+      if (e instanceof RequestCancelled) return; // cancelTeacherLoad has said so already
+      if (e instanceof DeadlinePassed) {
+        teacherFailed(
+          `${source} could not be read within ${Math.round(e.ms / 1000)} s: the file may be damaged. The reading was stopped${teacher ? ` and the previous teacher (${teacher.source}) is back` : ''}.`,
+        );
+        return;
+      }
+      teacherFailed();
+      raise('teacher', e.message);
+    },
+  );
 }
 
-/** The newest teacher load (dropped files, or a checkpoint's teacher) was answered. */
-async function teacherAnswered(reply: Promise<TeacherCard | typeof SUPERSEDED>): Promise<void> {
-  try {
-    const card = await reply;
-    if (card === SUPERSEDED) return;
-    clearAlerts('teacher');
-    teacherLoaded(card);
-    requestEstimate();
-  } catch (e) {
+/**
+ * A new worker replaced the old one (after a crash, a deadline, a Cancel, a change of backend): give it the teacher
+ * the old one held. A load the user was waiting for is not sent again: it may be what stopped the old worker.
+ */
+function teacherToNewWorker(): boolean {
+  if (reading) {
+    reading = null;
     teacherFailed();
-    raise('teacher', (e as Error).message);
   }
+  const held = teacher;
+  if (!held) return false;
+  const copies = copiesOf(held.files);
+  request('load-teacher', { files: copies }, copies.map((f) => f.data)).then(
+    (card) => {
+      // A load the user started meanwhile decides what the card shows.
+      if (teacher !== held || reading) return;
+      teacherLoaded(card);
+      requestEstimate();
+    },
+    (e: Error) => {
+      if (teacher !== held || e instanceof WorkerRestarted) return;
+      teacher = null;
+      teacherGone();
+      raise('teacher', `The teacher could not be given back to the restarted worker: ${e.message}`);
+    },
+  );
+  return true;
+}
+
+/** Start a user's load: a load still running is ended first (the worker may be stuck in it). Returns its number. */
+function beginLoad(phase: string, source: string): number {
+  const seq = ++loadSeq;
+  if (reading) {
+    reading = null;
+    endLatest('teacher');
+  }
+  clearAlerts('teacher');
+  teacherLoading(phase, 0.05, { source, cancellable: true });
+  return seq;
+}
+
+/** Cancel: stop reading the teacher; the worker is replaced if it was reading, and the previous teacher comes back. */
+export function cancelTeacherLoad(): void {
+  const s = useStudio.getState();
+  if (s.teacher.status !== 'loading' || !s.teacher.loading?.cancellable) return;
+  const source = s.teacher.loading.source;
+  loadSeq++;
+  if (reading) {
+    reading = null;
+    endLatest('teacher', new RequestCancelled('cancelled'));
+  }
+  teacherFailed(`Reading ${source} was cancelled${teacher ? `; the previous teacher (${teacher.source}) is back` : ''}.`);
 }
 
 /** "model.json + 2 files", "teacher.zip", "my-model/ (3 files)". */
@@ -109,22 +193,24 @@ export async function loadTeacherFiles(files: { name: string; file: Blob }[]): P
     return;
   }
   const names = describeFiles(files.map((f) => f.name));
-  teacherLoading('Reading files', 0.05, names);
+  const seq = beginLoad('Reading files', names);
   const total = files.reduce((n, f) => n + f.file.size, 0) || 1;
   let done = 0;
   const wire: WireFile[] = [];
   try {
     for (const f of files) {
       wire.push({ name: f.name, data: await f.file.arrayBuffer() });
+      if (seq !== loadSeq) return;
       done += f.file.size;
       teacherLoading('Reading files', 0.05 + (0.25 * done) / total);
     }
   } catch (e) {
+    if (seq !== loadSeq) return;
     teacherFailed();
     raise('teacher', `The files could not be read: ${(e as Error).message}`);
     return;
   }
-  sendTeacher(wire, names);
+  sendTeacher(seq, wire, names);
 }
 
 async function fetchBytes(url: string): Promise<ArrayBuffer> {
@@ -140,8 +226,9 @@ export async function loadDemoTeacher(): Promise<void> {
     return;
   }
   const base = new URL(`${import.meta.env.BASE_URL}demo-teacher/`, window.location.href);
+  const source = 'demo teacher (LeNet-5, MNIST)';
+  const seq = beginLoad('Downloading the demo teacher', source);
   try {
-    teacherLoading('Downloading the demo teacher', 0.05, 'demo teacher (LeNet-5, MNIST)');
     const modelBytes = await fetchBytes(new URL('model.json', base).href);
     const manifest = JSON.parse(new TextDecoder().decode(modelBytes)) as { weightsManifest?: { paths: string[] }[] };
     const paths = (manifest.weightsManifest ?? []).flatMap((g) => g.paths);
@@ -149,6 +236,7 @@ export async function loadDemoTeacher(): Promise<void> {
     let i = 0;
     for (const p of paths) {
       files.push({ name: p.replace(/^\.\//, ''), data: await fetchBytes(new URL(p, base).href) });
+      if (seq !== loadSeq) return;
       teacherLoading('Downloading the demo teacher', 0.05 + (0.2 * ++i) / Math.max(1, paths.length));
     }
     try {
@@ -156,8 +244,10 @@ export async function loadDemoTeacher(): Promise<void> {
     } catch {
       // The metadata only adds class names and preprocessing; the model works without it.
     }
-    sendTeacher(files, 'demo teacher (LeNet-5, MNIST)');
+    if (seq !== loadSeq) return;
+    sendTeacher(seq, files, source);
   } catch (e) {
+    if (seq !== loadSeq) return;
     teacherFailed();
     raise('teacher', `The demo teacher could not be downloaded: ${(e as Error).message}`);
   }
@@ -304,9 +394,26 @@ export async function resumeFromCheckpoint(id: string): Promise<void> {
   const runId = ++runSeq;
   resetRun(runId);
   clearAlerts('worker');
-  teacherFiles = null;
-  teacherLoading("Loading the checkpoint's teacher", 0.2, record?.teacher.source ?? 'checkpoint');
-  void teacherAnswered(latest('teacher', 'resume-checkpoint', { runId, id, options: runOptions() }));
+  loadSeq++;
+  if (reading) {
+    reading = null;
+    endLatest('teacher');
+  }
+  teacherLoading("Loading the checkpoint's teacher", 0.2, { source: record?.teacher.source ?? 'checkpoint', cancellable: false });
+  latest('teacher', 'resume-checkpoint', { runId, id, options: runOptions() }).then(
+    (card) => {
+      if (card === SUPERSEDED) return;
+      // The worker's teacher is now the checkpoint's, whose files stay in storage.
+      teacher = null;
+      clearAlerts('teacher');
+      teacherLoaded(card);
+      requestEstimate();
+    },
+    (e: Error) => {
+      teacherFailed();
+      raise('teacher', e.message);
+    },
+  );
 }
 
 /** The item leaves the list when the worker says the record is gone from storage, not before. */
@@ -419,10 +526,7 @@ export function boot(): void {
       else if (demoWhenReady && useStudio.getState().teacher.status === 'none') void loadDemoTeacher();
       demoWhenReady = false;
     },
-    replaced() {
-      if (teacherFiles) sendTeacher(teacherFiles, teacherSource, true);
-      return Boolean(teacherFiles);
-    },
+    replaced: teacherToNewWorker,
   });
   window.addEventListener('hashchange', () => {
     const next = settingsFromHash(window.location.hash);
@@ -442,5 +546,11 @@ export function boot(): void {
     setFreeStorage: (bytes: number | undefined) => {
       testStorageOverride = bytes;
     },
+    /** Tests: give teacher loads this deadline in ms instead of the one their size gives (undefined: by size). */
+    setTeacherDeadline: (ms: number | undefined) => {
+      testTeacherDeadline = ms;
+    },
+    /** Tests: the worker's teacher reads from now on never return, as a reader spinning on a damaged file. */
+    stallTeacherReads: () => post({ type: 'stall-teacher-reads' }),
   };
 }

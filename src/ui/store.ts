@@ -92,8 +92,13 @@ export interface TeacherState {
   phase?: string;
   fraction?: number;
   card?: TeacherCard;
-  /** What was loaded: "demo" or the dropped file names. */
+  /** What the card's teacher was loaded from: "demo teacher (…)" or the dropped files' names. */
   source?: string;
+  /** While loading: what is being loaded, and whether the user may cancel it (a checkpoint's teacher is not). */
+  loading?: { source: string; cancellable: boolean };
+  /** Why the last load ended without a teacher when no error alert says it (its deadline passed, or it was
+   * cancelled); shown on the card until the next load. */
+  notice?: string;
 }
 
 export interface EstimateState {
@@ -236,21 +241,32 @@ export function clearAlerts(scope: AlertScope): void {
 
 // --- teacher ---
 
-export function teacherLoading(phase: string, fraction: number, source?: string): void {
-  set((s) => ({ teacher: { ...s.teacher, status: 'loading', phase, fraction, source: source ?? s.teacher.source } }));
+/** A load began (`loading` given) or moved on to another phase. */
+export function teacherLoading(phase: string, fraction: number, loading?: { source: string; cancellable: boolean }): void {
+  set((s) => ({
+    teacher: { card: s.teacher.card, source: s.teacher.source, status: 'loading', phase, fraction, loading: loading ?? s.teacher.loading },
+  }));
 }
 
 export function teacherLoaded(card: TeacherCard): void {
   set((s) => ({
-    teacher: { status: 'ready', card, source: s.teacher.source },
+    teacher: { status: 'ready', card, source: s.teacher.loading?.source ?? s.teacher.source },
     preprocessing: draftFrom(card.preprocessing),
     estimate: { status: 'idle' },
   }));
 }
 
-export function teacherFailed(): void {
-  // The previous teacher (if any) is still loaded in the worker: keep showing it.
-  set((s) => ({ teacher: s.teacher.card ? { status: 'ready', card: s.teacher.card, source: s.teacher.source } : { status: 'none' } }));
+/** A load ended without a teacher: the previous one (if any) is still, or again, the worker's, so the card shows it;
+ * `notice` says why on the card. */
+export function teacherFailed(notice?: string): void {
+  set((s) => ({
+    teacher: s.teacher.card ? { status: 'ready', card: s.teacher.card, source: s.teacher.source, notice } : { status: 'none', notice },
+  }));
+}
+
+/** The worker holds no teacher any more (it was restarted and the teacher could not be given back). */
+export function teacherGone(): void {
+  set({ teacher: { status: 'none' } });
 }
 
 /** The user edited the preprocessing used to draw samples. */

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Command, ProbeTiming, TeacherCard } from '../worker/protocol';
-import { RequestError, Requests, SUPERSEDED, WorkerRestarted } from './worker-client';
+import { DeadlinePassed, RequestCancelled, RequestError, Requests, SUPERSEDED, WorkerRestarted } from './worker-client';
 
 function book() {
   const sent: Command[] = [];
@@ -59,5 +59,60 @@ describe('requests and their one answer', () => {
     requests.abandonAll();
     await expect(download).rejects.toBeInstanceOf(WorkerRestarted);
     expect(await teacher).toBe(SUPERSEDED);
+  });
+
+  /** A teacher load with a 1 s deadline, on fake timers; `expired` lists the requests whose deadline passed. */
+  async function withDeadline(test: (t: { requests: Requests; load: Promise<unknown>; id: number; expired: number[] }) => Promise<void>) {
+    vi.useFakeTimers();
+    try {
+      const expired: number[] = [];
+      const sent: Command[] = [];
+      const requests = new Requests((cmd) => sent.push(cmd), (id) => expired.push(id));
+      const load = requests.latest('teacher', 'load-teacher', { files: [] }, [], 1000);
+      await test({ requests, load, id: (sent[0] as Command & { requestId: number }).requestId, expired });
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  it('a deadline counts from the first progress report; when it passes the request fails and the worker is to go', () =>
+    withDeadline(async ({ requests, load, id, expired }) => {
+      // Queued behind other work, the worker has not begun: no clock yet.
+      vi.advanceTimersByTime(5000);
+      expect(expired).toEqual([]);
+      requests.progressed(id);
+      vi.advanceTimersByTime(600);
+      requests.progressed(id); // later reports do not restart the clock
+      vi.advanceTimersByTime(400);
+      expect(expired).toEqual([id]);
+      await expect(load).rejects.toBeInstanceOf(DeadlinePassed);
+      await expect(load).rejects.toMatchObject({ ms: 1000 });
+      // A late answer from the old worker is dropped.
+      requests.answer({ type: 'reply', requestId: id, value: {} as TeacherCard });
+    }));
+
+  it('an answer in time clears the deadline', () =>
+    withDeadline(async ({ requests, load, id, expired }) => {
+      const card = { numClasses: 3 } as TeacherCard;
+      requests.progressed(id);
+      requests.answer({ type: 'reply', requestId: id, value: card });
+      vi.advanceTimersByTime(5000);
+      expect(expired).toEqual([]);
+      expect(await load).toBe(card);
+    }));
+
+  it('endLatest ends the newest request of a kind still waiting: cancelled with an error, replaced without one', async () => {
+    const { requests, idOf } = book();
+    const first = requests.latest('teacher', 'load-teacher', { files: [] }, [], 1000);
+    expect(requests.endLatest('teacher', new RequestCancelled('cancelled'))).toBe(true);
+    await expect(first).rejects.toBeInstanceOf(RequestCancelled);
+    expect(requests.endLatest('teacher')).toBe(false);
+    const second = requests.latest('teacher', 'load-teacher', { files: [] });
+    expect(requests.endLatest('teacher')).toBe(true);
+    expect(await second).toBe(SUPERSEDED);
+    const third = requests.latest('teacher', 'load-teacher', { files: [] });
+    requests.answer({ type: 'reply', requestId: idOf(2), value: { numClasses: 2 } as TeacherCard });
+    await third;
+    expect(requests.endLatest('teacher')).toBe(false);
   });
 });

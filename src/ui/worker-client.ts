@@ -63,19 +63,43 @@ export class RequestError extends Error {
 /** The worker was replaced before it answered. */
 export class WorkerRestarted extends Error {}
 
+/**
+ * The worker had not answered within the request's deadline, counted from its first progress report (when it began
+ * the work, not when the request was queued); the page then ended the worker and started a fresh one.
+ */
+export class DeadlinePassed extends Error {
+  constructor(readonly ms: number) {
+    super(`no answer within ${Math.round(ms / 1000)} s`);
+  }
+}
+
+/** The user cancelled the request; the page ended the worker and started a fresh one. */
+export class RequestCancelled extends Error {}
+
 /** The answer of a request that a newer one of its kind replaced, or that a worker restart cut off. */
 export const SUPERSEDED = Symbol('superseded');
 
 export type RequestBody<K extends RequestType> = Omit<CommandOf<K>, 'type' | 'requestId'>;
 
+interface Waiting {
+  resolve: (value: unknown) => void;
+  reject: (e: Error) => void;
+  /** How long the worker may work on it, from its first progress report; the timer once armed. */
+  deadline?: { ms: number; timer?: ReturnType<typeof setTimeout> };
+}
+
 /** Requests waiting for their one answer, by request id. */
 export class Requests {
   private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, Waiting>();
   /** The newest request of each kind that only counts when newest. */
   private readonly newest = new Map<string, number>();
 
-  constructor(private readonly send: (cmd: Command, transfer: Transferable[]) => void) {}
+  /** `expired`: a request's deadline passed (it is already rejected with DeadlinePassed); the worker must go. */
+  constructor(
+    private readonly send: (cmd: Command, transfer: Transferable[]) => void,
+    private readonly expired: (requestId: number) => void = () => undefined,
+  ) {}
 
   /** Send a request; resolves with the worker's reply, rejects with its reply-error (or when the worker restarts). */
   request<K extends RequestType>(type: K, body: RequestBody<K>, transfer: Transferable[] = []): { requestId: number; reply: Promise<Replies[K]> } {
@@ -90,11 +114,18 @@ export class Requests {
    * before, whose reply resolves to SUPERSEDED at once and whose answer from the worker is then dropped. A worker
    * restart supersedes it too (the restart has its own message).
    */
-  latest<K extends RequestType>(kind: string, type: K, body: RequestBody<K>, transfer?: Transferable[]): Promise<Replies[K] | typeof SUPERSEDED> {
+  latest<K extends RequestType>(
+    kind: string,
+    type: K,
+    body: RequestBody<K>,
+    transfer?: Transferable[],
+    deadlineMs?: number,
+  ): Promise<Replies[K] | typeof SUPERSEDED> {
     const previous = this.newest.get(kind);
     if (previous !== undefined) this.settle(previous)?.resolve(SUPERSEDED);
     const { requestId, reply } = this.request(type, body, transfer);
     this.newest.set(kind, requestId);
+    if (deadlineMs !== undefined) this.waiting.get(requestId)!.deadline = { ms: deadlineMs };
     return reply.catch((e: unknown) => {
       if (e instanceof WorkerRestarted) return SUPERSEDED;
       throw e;
@@ -104,6 +135,30 @@ export class Requests {
   /** Whether progress reported under `requestId` belongs to the newest request of `kind`. */
   isLatest(kind: string, requestId: number): boolean {
     return this.newest.get(kind) === requestId;
+  }
+
+  /** The worker reported progress on `requestId`, so it has begun: its deadline, if it has one, starts now. */
+  progressed(requestId: number): void {
+    const deadline = this.waiting.get(requestId)?.deadline;
+    if (!deadline || deadline.timer !== undefined) return;
+    deadline.timer = setTimeout(() => {
+      this.settle(requestId)?.reject(new DeadlinePassed(deadline.ms));
+      this.expired(requestId);
+    }, deadline.ms);
+  }
+
+  /**
+   * End the newest request of `kind` if it still waits: it resolves as SUPERSEDED (a newer one replaces it) or
+   * rejects with `error`. Returns whether one was waiting (the caller then restarts the worker, which may be stuck
+   * in it).
+   */
+  endLatest(kind: string, error?: Error): boolean {
+    const id = this.newest.get(kind);
+    const waiting = id === undefined ? undefined : this.settle(id);
+    if (!waiting) return false;
+    if (error) waiting.reject(error);
+    else waiting.resolve(SUPERSEDED);
+    return true;
   }
 
   /** The worker's answer to one request (an answer to no waiting request, e.g. a superseded one, is dropped). */
@@ -116,19 +171,21 @@ export class Requests {
 
   /** The worker is gone: every request still waiting fails. */
   abandonAll(): void {
-    const all = [...this.waiting.values()];
-    this.waiting.clear();
+    const all = [...this.waiting.keys()].map((id) => this.settle(id)!);
     for (const w of all) w.reject(new WorkerRestarted('the worker restarted'));
   }
 
-  private settle(requestId: number) {
+  private settle(requestId: number): Waiting | undefined {
     const waiting = this.waiting.get(requestId);
     this.waiting.delete(requestId);
+    clearTimeout(waiting?.deadline?.timer);
     return waiting;
   }
 }
 
-const requests = new Requests(post);
+// A request whose deadline passed has a worker stuck in it (a damaged teacher file can spin inside a synchronous
+// WebAssembly call, deaf to any message): it is replaced as after a crash.
+const requests = new Requests(post, () => restartWorker());
 
 export function request<K extends RequestType>(type: K, body: RequestBody<K>, transfer?: Transferable[]): Promise<Replies[K]> {
   return requests.request(type, body, transfer).reply;
@@ -137,8 +194,29 @@ export function request<K extends RequestType>(type: K, body: RequestBody<K>, tr
 /** Kinds of request of which only the newest counts. */
 export type LatestKind = 'teacher' | 'estimate';
 
-export function latest<K extends RequestType>(kind: LatestKind, type: K, body: RequestBody<K>, transfer?: Transferable[]): Promise<Replies[K] | typeof SUPERSEDED> {
-  return requests.latest(kind, type, body, transfer);
+/**
+ * A request of which only the newest of its kind counts. `deadlineMs`: the longest the worker may work on it, from
+ * its first progress report; when it passes, the request rejects with DeadlinePassed and the worker is replaced.
+ */
+export function latest<K extends RequestType>(
+  kind: LatestKind,
+  type: K,
+  body: RequestBody<K>,
+  transfer?: Transferable[],
+  deadlineMs?: number,
+): Promise<Replies[K] | typeof SUPERSEDED> {
+  return requests.latest(kind, type, body, transfer, deadlineMs);
+}
+
+/**
+ * End the newest request of `kind` if the worker has not answered it, and replace the worker (it may be stuck in it)
+ * as after a crash: `error` is what the request rejects with (RequestCancelled when the user cancelled); without
+ * it the request counts as superseded. Returns whether one was waiting.
+ */
+export function endLatest(kind: LatestKind, error?: Error): boolean {
+  if (!requests.endLatest(kind, error)) return false;
+  restartWorker();
+  return true;
 }
 
 // --- lifecycle -----------------------------------------------------------------------------------------------------
@@ -251,6 +329,7 @@ function onEvent(e: WorkerEvent): void {
       requests.answer(e);
       break;
     case 'teacher-loading':
+      requests.progressed(e.requestId);
       if (requests.isLatest('teacher', e.requestId)) teacherLoading(e.phase, e.fraction);
       break;
     case 'runs':

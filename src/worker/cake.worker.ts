@@ -154,6 +154,7 @@ const HANDLERS: { [K in Command['type']]: Handler<K> } = {
   'delete-run': { queue: 'serial', cancelsProbe: false, run: deleteFromHistory },
   bench: { queue: 'serial', cancelsProbe: true, run: (cmd) => benchCommand(session, cmd) },
   'fail-checkpoints': { queue: 'now', cancelsProbe: false, run: (cmd) => session.failCheckpoints(cmd.fromSet) },
+  'stall-teacher-reads': { queue: 'now', cancelsProbe: false, run: () => session.stallTeacherReadsFromNow() },
   'lose-device': { queue: 'now', cancelsProbe: false, run: loseDevice },
   crash: { queue: 'now', cancelsProbe: false, run: crash },
 };

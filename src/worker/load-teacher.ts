@@ -9,6 +9,13 @@ import type { TeacherCard, WireFile } from './protocol';
 import { errorText, type Session } from './session';
 import { teacherCard } from './teacher-card';
 
+/** Tests: what a reader stuck on a damaged file does: loop inside one synchronous call, deaf to every message. */
+function spinForever(): never {
+  for (;;) {
+    // Nothing returns from here; the page's deadline ends the worker.
+  }
+}
+
 /** Load `files` as the session's teacher; throws with the message for the page (the old teacher then stays). */
 export async function loadTeacherFiles(session: Session, requestId: number, files: WireFile[]): Promise<TeacherCard> {
   if (session.run) throw new Error('a run is in progress; stop it before loading another teacher');
@@ -18,6 +25,7 @@ export async function loadTeacherFiles(session: Session, requestId: number, file
     // Kept for checkpoints (a resumed run reloads the teacher from them); copied before any loader touches them.
     const kept = files.map((f) => ({ name: f.name, data: f.data.slice(0) }));
     post({ type: 'teacher-loading', requestId, phase: 'Reading the model', fraction: 0.35 });
+    if (session.stallTeacherReads) spinForever();
     const loaded = await loadTeacher(files.map((f) => ({ name: f.name, data: f.data })));
     post({ type: 'teacher-loading', requestId, phase: 'Checking input gradients', fraction: 0.7 });
     await new Promise((r) => setTimeout(r, 0));

@@ -17,6 +17,7 @@ export type { CakeConfig, ConfigIssue, PresetName, TeacherTraits } from '../cake
 export type { EpochResult, Progress, StudentProgress, SynthesisLosses, SynthesisProgress } from '../cake/progress';
 export type { DeployReport, InferenceTime, RunReport, VariantReport } from '../cake/report';
 export { EXPORT_FORMATS, FORMAT_ABOUT, type ExportFormat } from '../io/format-names';
+export { loadDeadlineMs } from '../io/limits';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared shapes
@@ -260,6 +261,8 @@ export type Command =
   | { type: 'lose-device' }
   /** Tests: checkpoints of sets from `fromSet` on fail as a full storage quota would. */
   | { type: 'fail-checkpoints'; fromSet: number }
+  /** Tests: teacher reads from now on spin forever, as a reader stuck on a damaged file (the page's deadline ends it). */
+  | { type: 'stall-teacher-reads' }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }

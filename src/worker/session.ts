@@ -46,7 +46,8 @@ export class Session {
     run: ActiveRun | null;
     probe: { control: RunControl; done: Promise<unknown> } | null;
     failCheckpointsFrom: number | undefined;
-  } = { teacher: null, result: null, run: null, probe: null, failCheckpointsFrom: undefined };
+    stallTeacherReads: boolean;
+  } = { teacher: null, result: null, run: null, probe: null, failCheckpointsFrom: undefined, stallTeacherReads: false };
   private backendReady: Promise<BackendInfo> | null = null;
 
   constructor(readonly post: Post) {}
@@ -67,6 +68,11 @@ export class Session {
   /** Tests: the first set whose checkpoint fails as a full quota would (`fail-checkpoints`); none when undefined. */
   get failCheckpointsFrom(): number | undefined {
     return this.current.failCheckpointsFrom;
+  }
+
+  /** Tests: teacher reads never return (`stall-teacher-reads`), as a reader spinning on a damaged file. */
+  get stallTeacherReads(): boolean {
+    return this.current.stallTeacherReads;
   }
 
   /** Start the backend the page asked for (`init`). */
@@ -131,6 +137,11 @@ export class Session {
   /** Tests: make checkpoints of sets from `set` on fail (for runs started after this). */
   failCheckpoints(set: number): void {
     this.current.failCheckpointsFrom = set;
+  }
+
+  /** Tests: make every later teacher read spin (only a new worker reads again). */
+  stallTeacherReadsFromNow(): void {
+    this.current.stallTeacherReads = true;
   }
 }
 

@@ -1,15 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { measureSteps, type StepTimes } from '../cake/bench';
-import { loadTeacher } from '../io/teacher-load';
-import { inspectTeacher } from '../io/teacher-info';
 import { buildStudent } from '../models/students';
 import { numberOpt, parseArgs, required } from './args';
 import { initNodeWebGpu } from '../tfjs/node-webgpu';
 import { useBackend } from './backend';
 import { readTeacherFiles } from './node-files';
+import { loadTeacherWithin, loadTimeoutMs, TIMEOUT_USAGE } from './teacher-deadline';
 
-export const BENCH_USAGE =
-  'cake bench --teacher <model.json> [--batch 500] [--student-batch 256] [--steps 20] [--student lenet5-half] [--backend wasm|webgpu|cpu] [--json]';
+export const BENCH_USAGE = `cake bench --teacher <model.json> [--batch 500] [--student-batch 256] [--steps 20] [--student lenet5-half] [--backend wasm|webgpu|cpu] [--json] ${TIMEOUT_USAGE}`;
 
 /**
  * `cake bench`: median milliseconds per synthesis step (teacher forward + backward to the inputs at the synthesis
@@ -17,13 +15,15 @@ export const BENCH_USAGE =
  * The timing loop is src/cake/bench.ts, shared with the worker's `bench` command (scripts/bench-browser.ts).
  */
 export async function bench(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { values: ['teacher', 'batch', 'student-batch', 'steps', 'warmup', 'student', 'backend'], flags: ['json'] });
+  const args = parseArgs(argv, { values: ['teacher', 'batch', 'student-batch', 'steps', 'warmup', 'student', 'backend', 'timeout'], flags: ['json'] });
   const backend = await useBackend(args.values.get('backend'));
   const steps = numberOpt(args, 'steps', 20);
   const warmup = numberOpt(args, 'warmup', 3);
-  const loaded = await loadTeacher(await readTeacherFiles([required(args, 'teacher')]));
+  const teacherPath = required(args, 'teacher');
+  const files = await readTeacherFiles([teacherPath]);
+  const loaded = await loadTeacherWithin(files, loadTimeoutMs(args, files), backend, teacherPath);
   try {
-    const info = await inspectTeacher(loaded);
+    const info = loaded.info;
     const { model } = buildStudent(args.values.get('student') ?? 'lenet5-half', info.inputShape, info.numClasses, loaded.model);
     let times: StepTimes;
     try {

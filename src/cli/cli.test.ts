@@ -160,3 +160,33 @@ describe('cake eval', () => {
     expect(badMean.err).toMatch(/--mean needs a number \(or a fraction such as 1\/255\), got "x"/);
   });
 });
+
+describe('a teacher read that never ends', () => {
+  it('stops every command that reads a model at --timeout, with one line and exit 1', async () => {
+    const teacher = await writeModel('stalled', randomConvTeacher(6));
+    const commands: string[][] = [
+      ['inspect', teacher],
+      ['distill', '--teacher', teacher, '--preset', 'smoke', '--out', path.join(dir, 'never'), '--quiet'],
+      ['eval', '--model', teacher, '--images', 'x', '--labels', 'y'],
+      ['bench', '--teacher', teacher],
+      ['export', '--model', teacher, '--to', 'onnx', '--out', path.join(dir, 'never.onnx')],
+    ];
+    // The load thread spins as a reader stuck on a damaged file does (a synchronous loop nothing interrupts).
+    process.env.CAKE_TEST_STALL_TEACHER_READS = '1';
+    try {
+      for (const argv of commands) {
+        const started = Date.now();
+        const r = await cake(...argv, '--timeout', '1');
+        expect(r.code, argv[0]).toBe(1);
+        expect(r.err.trim().split('\n'), argv[0]).toHaveLength(1);
+        expect(r.err).toContain(`cake ${argv[0]}: error: ${teacher} could not be read within 1 s: the file may be damaged`);
+        expect(Date.now() - started).toBeLessThan(20_000);
+      }
+    } finally {
+      delete process.env.CAKE_TEST_STALL_TEACHER_READS;
+    }
+    const r = await cake('inspect', teacher, '--timeout', '0');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--timeout needs a number of seconds above 0, got 0/);
+  });
+});

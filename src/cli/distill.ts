@@ -15,8 +15,6 @@ import type { SetSynthesizer } from '../cake/parallel';
 import { exportStudent } from '../io/export';
 import { exportFiles } from '../io/export-formats';
 import { parseFormats, type ExportFormat } from '../io/format-names';
-import { inspectTeacher } from '../io/teacher-info';
-import { loadTeacher } from '../io/teacher-load';
 import { deploySummary, freshSamples, measureDeployment } from '../models/deploy';
 import { buildRunStudent } from '../models/students';
 import { numberOpt, parseArgs, required, UsageError, type Args } from './args';
@@ -25,9 +23,10 @@ import { writeFormat } from './export';
 import { readTeacherFiles } from './node-files';
 import { ProgressLine } from './progress-line';
 import { cpuClock, synthesisWorkers, useBackend } from './backend';
+import { loadTeacherWithin, loadTimeoutMs, TIMEOUT_USAGE } from './teacher-deadline';
 
 export const DISTILL_USAGE =
-  'cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--parallel-student] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] --out <dir>';
+  `cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--parallel-student] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] ${TIMEOUT_USAGE} --out <dir>`;
 
 /** `--format a,b` (or repeated): the extra formats to write beside the float student. */
 function formatsOf(args: Args): ExportFormat[] {
@@ -41,7 +40,7 @@ function formatsOf(args: Args): ExportFormat[] {
 /** `cake distill`: teacher files in, a student (model.json + weights.bin) and report.json out. */
 export async function distill(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers', 'images', 'labels', 'data'],
+    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers', 'images', 'labels', 'data', 'timeout'],
     repeated: ['teacher', 'set', 'format'],
     flags: ['quiet', 'parallel-student'],
   });
@@ -58,10 +57,10 @@ export async function distill(argv: string[]): Promise<void> {
   if (args.values.has('images') !== args.values.has('labels')) throw new UsageError('--images and --labels go together');
 
   const teacherFiles = await readTeacherFiles(teacherPaths);
-  const loaded = await loadTeacher(teacherFiles);
+  const loaded = await loadTeacherWithin(teacherFiles, loadTimeoutMs(args, teacherFiles), backend, teacherPaths[0]);
   let synthesizer: SetSynthesizer | undefined;
   try {
-    const info = await inspectTeacher(loaded);
+    const info = loaded.info;
     if (info.gradientCheck && !info.gradientCheck.ok) throw new Error(`the teacher's input gradients are unusable: ${info.gradientCheck.message}`);
     const traits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
     let config: CakeConfig = presetConfig(preset, traits, seed);

@@ -1,13 +1,12 @@
 import { evaluateAccuracy } from '../models/evaluate';
-import { loadTeacher } from '../io/teacher-load';
-import { inspectTeacher } from '../io/teacher-info';
 import { parseArgs, UsageError } from './args';
 import { useBackend } from './backend';
 import { labelledData, preprocessingFlags } from './datasets';
 import { readTeacherFiles } from './node-files';
+import { loadTeacherWithin, loadTimeoutMs, TIMEOUT_USAGE } from './teacher-deadline';
 
 export const EVAL_USAGE =
-  'cake eval --model <model files> (--data <CIFAR .bin[.gz] | folder of PNG images per class | folder with IDX files> | --images <idx[.gz]> --labels <idx[.gz]>) [--pad N] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]';
+  `cake eval --model <model files> (--data <CIFAR .bin[.gz] | folder of PNG images per class | folder with IDX files> | --images <idx[.gz]> --labels <idx[.gz]>) [--pad N] [--scale S] [--mean M[,M,M]] [--std S[,S,S]] ${TIMEOUT_USAGE}`;
 
 /**
  * `cake eval`: accuracy of a model (teacher or student) on labelled data: IDX pairs, CIFAR binary files or folders of
@@ -16,13 +15,14 @@ export const EVAL_USAGE =
  * fractions such as 1/255. Padding defaults to whatever fits the images to the model; NCHW models get NCHW input.
  */
 export async function evaluate(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { values: ['model', 'data', 'images', 'labels', 'pad', 'scale', 'mean', 'std', 'backend'], repeated: ['with'] });
-  await useBackend(args.values.get('backend'));
+  const args = parseArgs(argv, { values: ['model', 'data', 'images', 'labels', 'pad', 'scale', 'mean', 'std', 'backend', 'timeout'], repeated: ['with'] });
+  const backend = await useBackend(args.values.get('backend'));
   const model = args.values.get('model');
   if (!model) throw new UsageError('missing --model');
-  const loaded = await loadTeacher(await readTeacherFiles([model, ...(args.repeated.get('with') ?? [])]));
+  const files = await readTeacherFiles([model, ...(args.repeated.get('with') ?? [])]);
+  const loaded = await loadTeacherWithin(files, loadTimeoutMs(args, files), backend, model);
   try {
-    const info = await inspectTeacher(loaded);
+    const info = loaded.info;
     const preprocessing = { ...info.preprocessing, ...preprocessingFlags(args) };
     const data = await labelledData({ data: args.values.get('data'), images: args.values.get('images'), labels: args.values.get('labels') }, { ...info, preprocessing });
     const acc = await evaluateAccuracy(loaded.model, data.x, info.inputShape, data.labels, info.numClasses);

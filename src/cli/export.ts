@@ -2,12 +2,12 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exportFiles } from '../io/export-formats';
 import { EXPORT_FORMATS, parseFormats, type ExportFormat } from '../io/format-names';
-import { loadTeacher } from '../io/teacher-load';
 import { parseArgs, required, UsageError } from './args';
 import { useBackend } from './backend';
 import { readTeacherFiles } from './node-files';
+import { loadTeacherWithin, loadTimeoutMs, TIMEOUT_USAGE } from './teacher-deadline';
 
-export const EXPORT_USAGE = `cake export --model <student model.json> --to ${EXPORT_FORMATS.join('|')} --out <path> [--input-name <name>]`;
+export const EXPORT_USAGE = `cake export --model <student model.json> --to ${EXPORT_FORMATS.join('|')} --out <path> [--input-name <name>] ${TIMEOUT_USAGE}`;
 
 export interface WrittenFormat {
   format: ExportFormat;
@@ -57,7 +57,7 @@ async function teacherInputName(modelPath: string): Promise<string | undefined> 
  * beside the model, so a student of an ONNX teacher keeps its input signature.
  */
 export async function exportCommand(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { values: ['model', 'to', 'out', 'input-name', 'backend'] });
+  const args = parseArgs(argv, { values: ['model', 'to', 'out', 'input-name', 'backend', 'timeout'] });
   const modelPath = required(args, 'model');
   let format: ExportFormat;
   try {
@@ -68,8 +68,9 @@ export async function exportCommand(argv: string[]): Promise<void> {
     throw new UsageError(`--to: ${(e as Error).message}`);
   }
   const out = required(args, 'out');
-  await useBackend(args.values.get('backend'));
-  const loaded = await loadTeacher(await readTeacherFiles([modelPath]));
+  const backend = await useBackend(args.values.get('backend'));
+  const files = await readTeacherFiles([modelPath]);
+  const loaded = await loadTeacherWithin(files, loadTimeoutMs(args, files), backend, modelPath);
   try {
     const inputName = args.values.get('input-name') ?? (await teacherInputName(modelPath));
     const files = await exportFiles(loaded.model, format, { inputName, classNames: loaded.info.classNames });

@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { TeacherError } from '../io/teacher-error';
 import { inspectTeacher } from '../io/teacher-info';
 import { loadTeacher } from '../io/teacher-load';
 import { initNodeBackend } from '../tfjs/node-backend';
@@ -23,7 +24,8 @@ port.on('message', async (msg: ThreadIn) => {
     }
   } catch (e) {
     const err = e as Error & { code?: string };
-    out = { id: msg.id, ok: false, name: err?.name ?? typeof e, code: err?.code, message: String(err?.message ?? e) };
+    const restart = e instanceof TeacherError && e.restartReader;
+    out = { id: msg.id, ok: false, name: err?.name ?? typeof e, code: err?.code, message: String(err?.message ?? e), restart };
   }
   port.postMessage(out);
 });

@@ -18,7 +18,7 @@ export interface ThreadIn {
 
 export type ThreadOut =
   | { id: number; ok: true; info: TeacherInfo }
-  | { id: number; ok: false; name: string; code?: string; message: string };
+  | { id: number; ok: false; name: string; code?: string; message: string; restart?: boolean };
 
 export type ThreadOutcome =
   | { kind: 'loaded'; info: TeacherInfo }
@@ -66,6 +66,8 @@ export class TeacherThread {
     const w = new Worker(new URL('./teacher-thread-worker.mjs', import.meta.url));
     w.on('message', (m: ThreadOut) => {
       if (m.id !== this.pending?.id) return;
+      // A reader the failure may have left damaged (TeacherError.restartReader) is not used again.
+      if (!m.ok && m.restart) void this.kill();
       this.pending.settle(m.ok ? { kind: 'loaded', info: m.info } : { kind: 'refused', name: m.name, code: m.code, message: m.message });
     });
     const died = (message: string) => {

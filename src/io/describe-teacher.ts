@@ -5,7 +5,9 @@ import { ensureComparisonGradients } from './comparison-grads';
 import { logitsReproduce, logProbabilitiesModel, looksLikeProbabilities } from './logits';
 import type { Network } from './network';
 import { classNamesFor, type SideFiles } from './side-files';
-import { TeacherError } from './teacher-error';
+import { basename } from './files';
+import { checkInputShape } from './limits';
+import { internalFailure, TeacherError } from './teacher-error';
 import { inputLayout, type LogitsSource, type TeacherInfo } from './teacher-info';
 import { guessInputRange } from './input-guess';
 import type { LoadedTeacher } from './teacher-load';
@@ -58,6 +60,13 @@ function explained<T>(net: Network, during: 'run' | 'gradient', fn: () => T): T 
     if (e instanceof TeacherError) throw e;
     const better = net.explain?.(e as Error, during);
     if (better) throw better;
+    const inside = internalFailure(e);
+    if (inside)
+      throw new TeacherError(
+        'build-failed',
+        `TensorFlow.js failed inside the model in ${net.modelFile.name} while ${during === 'run' ? 'running' : 'differentiating'} it, as it does when a weight or shape the model computes with is out of range; the model is damaged`,
+        { restartReader: inside.abort },
+      );
     const first = String((e as Error).message ?? e).split('\n')[0];
     throw new TeacherError(
       during === 'run' ? 'build-failed' : 'no-gradient',
@@ -143,6 +152,7 @@ export async function describeTeacher(net: Network, side: SideFiles): Promise<Lo
   let owned: tf.LayersModel[] = [];
   try {
     const { inputShape } = net;
+    checkInputShape(inputShape, basename(net.modelFile.name));
     // Declared preprocessing (metadata.json) wins; else the model's own Rescaling/Normalization layers tell it; else
     // its first BatchNorm's statistics may give away raw or 0-1 pixels (a guess the card says is one).
     const guess = side.preprocessing || net.preprocessing || !net.layers ? null : guessInputRange(net.layers.model);

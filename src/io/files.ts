@@ -1,4 +1,6 @@
 import { unzipSync } from 'fflate';
+import { guardZipEntries } from './limits';
+import { TeacherError } from './teacher-error';
 
 // Everything the importers see is an in-memory file: the worker gets File objects turned into ArrayBuffers, the
 // CLI reads from disk. Keeping the DOM and Node's fs out of src/io lets both share the same code.
@@ -51,13 +53,13 @@ const startsWith = (b: Uint8Array, sig: readonly number[], at = 0) =>
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 
 /** Names inside a zip, read from its directory only (the filter declines every entry, so nothing is inflated). */
-export function zipEntryNames(data: ArrayBuffer): string[] {
+export function zipEntryNames(data: ArrayBuffer, zipName = 'the zip'): string[] {
   const names: string[] = [];
   unzipSync(new Uint8Array(data), {
-    filter: (f) => {
+    filter: guardZipEntries(zipName, (f) => {
       names.push(f.name);
       return false;
-    },
+    }),
   });
   return names;
 }
@@ -86,7 +88,7 @@ function sniffKind(file: NamedFile): FileKind {
   if (startsWith(b, [0x50, 0x4b, 0x03, 0x04]) || startsWith(b, [0x50, 0x4b, 0x05, 0x06])) {
     // PyTorch (torch.save since 1.6) and Keras 3 (.keras) are zips too; tell them apart by their members.
     try {
-      const names = zipEntryNames(file.data).map((n) => basename(n));
+      const names = zipEntryNames(file.data, lower).map((n) => basename(n));
       if (names.includes('data.pkl')) return 'pytorch';
       if (names.includes('model.weights.h5') || (lower.endsWith('.keras') && names.includes('config.json'))) return 'keras3';
     } catch {
@@ -190,8 +192,9 @@ function isJunkEntry(name: string): boolean {
 export function unzipFiles(zip: NamedFile): NamedFile[] {
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(new Uint8Array(zip.data), { filter: (f) => !isJunkEntry(f.name) });
+    entries = unzipSync(new Uint8Array(zip.data), { filter: guardZipEntries(basename(zip.name), (f) => !isJunkEntry(f.name)) });
   } catch (e) {
+    if (e instanceof TeacherError) throw e;
     throw new Error(`"${basename(zip.name)}" is not a readable zip archive (${(e as Error).message})`);
   }
   return Object.entries(entries).map(([name, bytes]) => ({

@@ -4,6 +4,7 @@ import type { HeadRewrite } from './logits';
 import { validateManifest } from './model-json';
 import { ensureComparisonGradients } from './comparison-grads';
 import { ensureStridedSliceGradient } from './strided-slice-grad';
+import { checkGraphNodes } from './graph-guard';
 import { TeacherError } from './teacher-error';
 import type { Network } from './network';
 import { checkFiniteWeights, resolveWeights } from './weights';
@@ -91,6 +92,7 @@ export async function readGraphModel(file: NamedFile, json: Json, all: readonly 
     throw new TeacherError('graph-model', `${name} holds ${kind}, but its modelTopology lists no graph nodes`);
   const badNode = (source.node as unknown[]).findIndex((n) => !isObject(n) || typeof n.name !== 'string' || typeof n.op !== 'string');
   if (badNode >= 0) throw new TeacherError('graph-model', `${name} holds ${kind}, but node ${badNode + 1} of its graph has no name or op`);
+  checkGraphNodes(source.node as GraphNode[], name);
   const topology = structuredClone(source);
   const signature = structuredClone(json.signature);
   const nodes = new Map((topology.node as GraphNode[]).map((n) => [n.name, n]));
@@ -123,6 +125,7 @@ export async function readGraphModel(file: NamedFile, json: Json, all: readonly 
       }),
     );
   } catch (e) {
+    if (e instanceof TypeError && !/Unknown op/.test(String(e.message))) throw damagedGraph(name);
     const first = String((e as Error).message ?? e).split('\n')[0];
     throw new TeacherError('build-failed', `TensorFlow.js could not read the graph model in ${name}: ${first}`);
   }
@@ -182,6 +185,14 @@ export async function readGraphModel(file: NamedFile, json: Json, all: readonly 
   }
 }
 
+/**
+ * tfjs' executor reads each node's inputs and attributes by position and name without checking them, so a node that
+ * lost one fails as a TypeError deep inside ("Cannot read properties of undefined"): said as what it means.
+ */
+function damagedGraph(name: string): TeacherError {
+  return new TeacherError('build-failed', `TensorFlow.js failed inside the graph in ${name}, as it does when a node lacks an input or attribute its op needs; the model is damaged`);
+}
+
 /** One sentence for an op tfjs cannot run or differentiate, naming the op. */
 function explainGraphError(e: Error, during: 'run' | 'gradient', name: string, ops: Set<string>): TeacherError | undefined {
   const message = String(e.message ?? e);
@@ -204,5 +215,7 @@ function explainGraphError(e: Error, during: 'run' | 'gradient', name: string, o
       `${name} uses the op ${kernel}${which}, which has no gradient in TensorFlow.js, so CAKE cannot synthesise inputs through it`,
     );
   }
+  // tfjs throws its "Unknown op" as a TypeError too; that one is named above.
+  if (e instanceof TypeError) return damagedGraph(name);
   return undefined;
 }

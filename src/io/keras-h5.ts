@@ -19,9 +19,12 @@ import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import h5wasm from 'h5wasm';
 import { basename, fileText, type NamedFile } from './files';
+import { checkGlobalHeaps, checkH5Datasets } from './h5-guard';
 import { isContainer, kerasMajor, layerName, layersOf, normaliseKerasLayer, toSnakeCase, unknownLayers } from './keras-config';
 import './keras-layers';
 import { rewriteForTfjs } from './keras-rewrite';
+import { checkLayerGraph, damagedConfig, withWeightBudget } from './layers-guard';
+import { guardZipEntries } from './limits';
 import type { KerasSource } from './model-source';
 import { TeacherError } from './teacher-error';
 import type { TeacherFormat } from './teacher-info';
@@ -65,6 +68,7 @@ function hdf5Cause(e: unknown): string {
 
 /** Open HDF5 bytes read-only on h5wasm's in-memory file system, run `fn`, and always close and delete the file. */
 export async function withH5File<T>(data: ArrayBuffer, displayName: string, fn: (file: InstanceType<typeof h5wasm.File>) => T): Promise<T> {
+  checkGlobalHeaps(data, `"${displayName}"`);
   const h5 = await hdf5();
   const path = `/cake-read-${++fileCounter}.h5`;
   h5.FS.writeFile(path, new Uint8Array(data));
@@ -75,13 +79,15 @@ export async function withH5File<T>(data: ArrayBuffer, displayName: string, fn: 
       // h5wasm reports some failures only as an invalid file id.
       if (!file.file_id || file.file_id < 0n) throw new Error('the HDF5 library could not open it');
     } catch (e) {
-      throw new TeacherError('bad-hdf5', `"${displayName}" is not a readable HDF5 file (${hdf5Cause(e)}); it may be truncated or damaged`);
+      throw new TeacherError('bad-hdf5', `"${displayName}" is not a readable HDF5 file (${hdf5Cause(e)}); it may be truncated or damaged`, { restartReader: true });
     }
     try {
       return fn(file);
     } catch (e) {
       if (e instanceof TeacherError) throw e;
-      throw new TeacherError('bad-hdf5', `"${displayName}" could not be read to the end (${hdf5Cause(e)}); it may be truncated or damaged`);
+      throw new TeacherError('bad-hdf5', `"${displayName}" could not be read to the end (${hdf5Cause(e)}); it may be truncated or damaged`, {
+        restartReader: true,
+      });
     }
   } finally {
     try {
@@ -269,8 +275,12 @@ function parseConfig(text: string, where: string): Json {
   return json;
 }
 
-/** Build the model from the config (without its weights) to learn tfjs' weight names and shapes. */
-async function buildEmpty(modelConfig: Json, fileName: string): Promise<tf.LayersModel> {
+/**
+ * Build the model from the config (without its weights) to learn tfjs' weight names and shapes. `held`: the values
+ * the file's datasets hold, the most weights the config may ask for (see layers-guard.ts).
+ */
+async function buildEmpty(modelConfig: Json, fileName: string, held: number): Promise<tf.LayersModel> {
+  checkLayerGraph(modelConfig, fileName);
   const unknown = unknownLayers(modelConfig);
   if (unknown.length > 0) {
     const list = unknown.map((u) => `${u.className} ("${u.name}")`).join(', ');
@@ -280,10 +290,25 @@ async function buildEmpty(modelConfig: Json, fileName: string): Promise<tf.Layer
     );
   }
   try {
-    return await tf.models.modelFromJSON({ modelTopology: { model_config: modelConfig } } as unknown as tf.io.ModelJSON);
+    return await withWeightBudget(held, fileName, 'its weight datasets hold', () =>
+      tf.models.modelFromJSON({ modelTopology: { model_config: modelConfig } } as unknown as tf.io.ModelJSON),
+    );
   } catch (e) {
+    if (e instanceof TeacherError) throw e;
+    const damaged = damagedConfig(e, fileName);
+    if (damaged) throw damaged;
     const first = firstLine(e).split(/(?<=\.) (?=[A-Z])/)[0];
     throw new TeacherError('build-failed', `TensorFlow.js could not build the model in ${fileName}: ${first}`);
+  }
+}
+
+/** The config in tfjs' terms (keras-config.ts, keras-rewrite.ts); a config too damaged to convert gets a sentence. */
+function converted(fileName: string, convert: () => Json): Json {
+  try {
+    return convert();
+  } catch (e) {
+    if (e instanceof TeacherError) throw e;
+    throw new TeacherError('bad-keras', `the model config in ${fileName} is malformed (a layer or a field of one is not what Keras writes); it is damaged`);
   }
 }
 
@@ -305,10 +330,11 @@ async function readH5(file: NamedFile): Promise<KerasModel> {
     const kerasVersion = stringAttr(f, 'keras_version');
     const weightsGroup = f.get('model_weights');
     if (!isGroup(weightsGroup)) throw new TeacherError('bad-keras', `"${n}" has a model config but no model_weights group, so it holds no trained weights`);
-    return { config, kerasVersion, backend: stringAttr(f, 'backend'), weightsGroup: weightsGroup.path };
+    const held = checkH5Datasets(weightsGroup, file.data.byteLength, n);
+    return { config, kerasVersion, backend: stringAttr(f, 'backend'), weightsGroup: weightsGroup.path, held };
   });
-  const modelConfig = rewriteForTfjs(normaliseKerasLayer(parsed.config), kerasMajor(parsed.kerasVersion, parsed.config));
-  const built = await buildEmpty(modelConfig, n);
+  const modelConfig = converted(n, () => rewriteForTfjs(normaliseKerasLayer(parsed.config), kerasMajor(parsed.kerasVersion, parsed.config)));
+  const built = await buildEmpty(modelConfig, n, parsed.held);
   let weights: ResolvedWeights;
   try {
     // Opened a second time: building is asynchronous, and the file is only held open inside synchronous reads.
@@ -347,8 +373,9 @@ function kerasMembers(source: KerasSource): { config: NamedFile; weights: NamedF
   if (source.layout === 'keras-folder') return { config: source.file, weights: source.weights, name: basename(source.weights.name) };
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(new Uint8Array(source.file.data));
+    entries = unzipSync(new Uint8Array(source.file.data), { filter: guardZipEntries(name, () => true) });
   } catch (e) {
+    if (e instanceof TeacherError) throw e;
     throw new TeacherError('bad-keras', `"${name}" is a damaged .keras archive (${firstLine(e)})`);
   }
   const member = (m: string): NamedFile | undefined => {
@@ -377,8 +404,9 @@ async function readKeras3(source: KerasSource): Promise<KerasModel> {
   } catch {
     // metadata.json is informational only.
   }
-  const modelConfig = rewriteForTfjs(normaliseKerasLayer(config), 3);
-  const built = await buildEmpty(modelConfig, name);
+  const modelConfig = converted(name, () => rewriteForTfjs(normaliseKerasLayer(config), 3));
+  const held = await withH5File(weightsFile.data, basename(weightsFile.name), (f) => checkH5Datasets(f, weightsFile.data.byteLength, name));
+  const built = await buildEmpty(modelConfig, name, held);
   let weights: ResolvedWeights;
   try {
     weights = await withH5File(weightsFile.data, basename(weightsFile.name), (f) => packWeights(built, kerasV3Weights(f, config, built, name), name));

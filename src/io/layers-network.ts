@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { basename, type NamedFile } from './files';
+import { checkActivationSizes, checkLayerGraph, damagedConfig, withWeightBudget } from './layers-guard';
 import { finalActivation, logitsTopology } from './logits';
 import { preprocessingInModel } from './model-preprocessing';
 import type { Network } from './network';
@@ -14,11 +15,16 @@ import { weightValues, type ResolvedWeights } from './weights';
 const shapeText = (shape: readonly (number | null)[]) => `[${shape.map((d) => (d === null ? 'null' : d)).join(',')}]`;
 
 async function buildModel(topology: Record<string, unknown>, weights: ResolvedWeights, modelName: string): Promise<tf.LayersModel> {
+  checkLayerGraph(topology, modelName);
+  const held = weights.specs.reduce((n, w) => n + w.shape.reduce((p, d) => p * d, 1), 0);
   try {
-    return await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: topology, weightSpecs: weights.specs, weightData: weights.data }),
+    return await withWeightBudget(held, modelName, 'its weights hold', () =>
+      tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs: weights.specs, weightData: weights.data })),
     );
   } catch (e) {
+    if (e instanceof TeacherError) throw e;
+    const damaged = damagedConfig(e, modelName);
+    if (damaged) throw damaged;
     const message = String((e as Error).message ?? e);
     const unknown = /Unknown (layer|activation|initializer|regularizer|constraint): (\w+(?:\.\w+)*)/.exec(message);
     if (unknown)
@@ -82,6 +88,7 @@ export async function layersNetwork(
   let cutModel: tf.LayersModel | undefined;
   try {
     const { inputShape } = checkClassifier(model, topology);
+    checkActivationSizes(model, modelName);
     const rewrite = logitsTopology(topology);
     if (rewrite) {
       cutModel = await buildModel(rewrite.topology, weights, modelName);

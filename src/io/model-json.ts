@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { basename, describeKind, detectKind, fileText, foreignFormatMessage, type NamedFile } from './files';
+import { checkJsonDepth } from './limits';
 import { TeacherError } from './teacher-error';
 
 // Finding, parsing and validating model.json. Everything here is about the JSON itself; the weight files are
@@ -27,13 +28,21 @@ function parseJsonFile(file: NamedFile): Parsed {
   if (kind === 'empty') return { file, problem: new TeacherError('empty-file', `${n} is empty (0 bytes)`) };
   if (kind !== 'json' && kind !== 'unknown')
     return { file, problem: new TeacherError('not-a-model', `${n} is not a model: it is ${describeKind(kind)}`) };
+  let json: unknown;
   try {
-    return { file, json: JSON.parse(fileText(file)) };
+    json = JSON.parse(fileText(file));
   } catch (e) {
     // V8 words some errors as `Unexpected token 'o', "…" is not valid JSON`; drop the repeated verdict.
     const detail = (e as Error).message.replace(/^(.*?), ("[\s\S]*"|\.\.\."[\s\S]*"(\.\.\.)?|"[\s\S]*"\.\.\.) is not valid JSON$/, '$1 near $2');
     return { file, problem: new TeacherError('not-json', `${n} is not valid JSON (${detail})`) };
   }
+  try {
+    // The readers and tfjs walk the JSON recursively.
+    checkJsonDepth(json, n);
+  } catch (e) {
+    return { file, problem: e as TeacherError };
+  }
+  return { file, json };
 }
 
 const hasTopology = (p: Parsed) => isObject(p.json) && 'modelTopology' in p.json;

@@ -1,5 +1,6 @@
 import { basename, type NamedFile } from './files';
 import { DataType, type TensorProtoObj } from './onnx-schema';
+import { checkDeclaredShape } from './limits';
 import { TeacherError } from './teacher-error';
 
 // ONNX TensorProtos (initializers, Constant nodes, attribute tensors) as plain JS values. Integers (int64 shapes,
@@ -34,6 +35,7 @@ const DTYPE_NAMES: Record<number, string> = { 8: 'STRING', 14: 'COMPLEX64', 15: 
 export function decodeTensor(t: TensorProtoObj, files: readonly NamedFile[], modelName: string): Static {
   const label = `tensor "${t.name ?? ''}"`;
   const dims = (t.dims ?? []).map(Number);
+  checkDeclaredShape(dims, label, modelName);
   let raw = t.raw_data && t.raw_data.length > 0 ? t.raw_data : undefined;
   const external = t.external_data ?? [];
   if (t.data_location === 1 || external.length > 0) {
@@ -47,6 +49,8 @@ export function decodeTensor(t: TensorProtoObj, files: readonly NamedFile[], mod
       );
     const offset = Number(kv.get('offset') ?? 0);
     const length = kv.has('length') ? Number(kv.get('length')) : file.data.byteLength - offset;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+      throw new TeacherError('bad-onnx', `${modelName} places ${label} at offset ${kv.get('offset')} and length ${kv.get('length')} of "${basename(location)}", which are not byte counts; it is damaged`);
     if (offset + length > file.data.byteLength)
       throw new TeacherError('weights-size', `"${basename(location)}" is too short for ${label} of ${modelName} (needs bytes ${offset}–${offset + length})`);
     raw = new Uint8Array(file.data, offset, length);

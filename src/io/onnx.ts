@@ -8,7 +8,7 @@ import { decodeTensor, type Static } from './onnx-tensor';
 import { DataType, modelProto, type GraphProtoObj, type ModelProtoObj, type NodeProtoObj } from './onnx-schema';
 import { ensureComparisonGradients } from './comparison-grads';
 import { ensureStridedSliceGradient } from './strided-slice-grad';
-import { TeacherError } from './teacher-error';
+import { internalFailure, TeacherError } from './teacher-error';
 import type { Network } from './network';
 
 // ONNX models (torch.onnx.export, tf2onnx, keras2onnx): the protobuf is decoded with protobufjs from the schema in
@@ -345,6 +345,11 @@ function explainOnnxError(e: Error, during: 'run' | 'gradient', name: string): T
     if (cause instanceof TeacherError) return cause;
     const label = nodeLabel(e.node);
     if (cause instanceof OpError) return new TeacherError('unsupported-op', `${name}: ${label} ${cause.message}`);
+    const inside = internalFailure(cause);
+    if (inside)
+      return new TeacherError('build-failed', `${name}: ${label} failed inside TensorFlow.js, as it does when a shape, attribute or weight the node reads is out of range or missing; the model is damaged`, {
+        restartReader: inside.abort,
+      });
     return new TeacherError('build-failed', `${name}: ${label} failed: ${firstLine(cause)}`);
   }
   const message = firstLine(e);

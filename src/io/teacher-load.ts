@@ -60,7 +60,7 @@ export async function loadTeacher(files: NamedFile[]): Promise<LoadedTeacher> {
   try {
     all = expandZips(files);
   } catch (e) {
-    throw new TeacherError('bad-zip', (e as Error).message);
+    throw e instanceof TeacherError ? e : new TeacherError('bad-zip', (e as Error).message);
   }
   const network = await readNetwork(all);
   return describeTeacher(network, readSideFiles(all, network.modelFile));

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { basename, dirname, type NamedFile } from './files';
+import { checkDeclaredShape, checkTotalWeights } from './limits';
 import { TeacherError } from './teacher-error';
 
 // Matching weightsManifest paths to dropped files and checking their bytes before tfjs sees them: tfjs' own
@@ -46,6 +47,7 @@ export interface ResolvedWeights {
 export function resolveWeights(manifest: tf.io.WeightsManifestConfig, files: readonly NamedFile[], modelFile: NamedFile): ResolvedWeights {
   const modelDir = dirname(modelFile.name);
   const modelName = basename(modelFile.name);
+  checkManifestSizes(manifest, modelName);
   const missing = manifest.flatMap((g) => g.paths.filter((p) => !findFile(files, p, modelDir)).map(basename));
   if (missing.length === 1)
     throw new TeacherError('missing-weights', `weights file "${missing[0]}" is missing: drop it together with ${modelName}`);
@@ -75,6 +77,16 @@ export function resolveWeights(manifest: tf.io.WeightsManifestConfig, files: rea
     buffers.push(...shards.map((f) => f.data));
   }
   return { specs: manifest.flatMap((g) => g.weights), data: concat(buffers) };
+}
+
+/**
+ * Before any shard is touched: every weight's shape within the caps, and all of them together too (src/io/limits.ts).
+ * The bytes present are compared with these sizes afterwards.
+ */
+function checkManifestSizes(manifest: tf.io.WeightsManifestConfig, modelName: string): void {
+  let values = 0;
+  for (const group of manifest) for (const w of group.weights) values += checkDeclaredShape(w.shape, `weight "${w.name}"`, modelName);
+  checkTotalWeights(values * 4, modelName);
 }
 
 function concat(buffers: ArrayBuffer[]): ArrayBuffer {

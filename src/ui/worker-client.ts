@@ -325,8 +325,12 @@ function onEvent(e: WorkerEvent): void {
       onDeviceLost(e.message);
       break;
     case 'reply':
+      requests.answer(e);
+      break;
     case 'reply-error':
       requests.answer(e);
+      // The worker may be left damaged by this failure: a fresh one, as after a crash (without the alarm).
+      if (e.restart) restartWorker();
       break;
     case 'teacher-loading':
       requests.progressed(e.requestId);

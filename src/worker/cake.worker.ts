@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, RunControl } from '../cake';
+import { TeacherError } from '../io/teacher-error';
 import { STUDENT_ARCHS } from '../models/students';
 import { onWebGpuDeviceLost, webGpuDeviceLost } from './backend';
 import { benchCommand } from './bench-command';
@@ -186,7 +187,13 @@ async function handle(cmd: Command): Promise<void> {
     const value = (await run(cmd)) as Replies[RequestType];
     session.post({ type: 'reply', requestId, value }, handler.transfer?.(value) ?? []);
   } catch (e) {
-    session.post({ type: 'reply-error', requestId, message: errorText(e), cancelled: e instanceof CancelledError || undefined });
+    session.post({
+      type: 'reply-error',
+      requestId,
+      message: errorText(e),
+      cancelled: e instanceof CancelledError || undefined,
+      restart: (e instanceof TeacherError && e.restartReader) || undefined,
+    });
   }
 }
 

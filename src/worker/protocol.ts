@@ -332,7 +332,11 @@ export type WorkerEvent =
    * The request failed; `message` says why, for the user. `cancelled`: a newer command cancelled it (an estimate's
    * probe gives way to the next teacher, estimate or run), so there is nothing to report.
    */
-  | { type: 'reply-error'; requestId: number; message: string; cancelled?: boolean };
+  /**
+   * `cancelled`: a newer command cancelled it, nothing to report. `restart`: the failure may have left the worker
+   * damaged (the HDF5 library failed mid-read), so the page replaces it.
+   */
+  | { type: 'reply-error'; requestId: number; message: string; cancelled?: boolean; restart?: boolean };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests: commands the worker answers with exactly one `reply` or `reply-error`

@@ -11,11 +11,12 @@ type Group = InstanceType<H5['Group']>;
 
 let counter = 0;
 
-/** Write an HDF5 file in memory with `fill`, and return its bytes. */
-export async function writeH5(fill: (file: InstanceType<H5['File']>) => void): Promise<ArrayBuffer> {
+/** Write an HDF5 file in memory with `fill` (a new one, or `from`'s bytes edited), and return its bytes. */
+export async function writeH5(fill: (file: InstanceType<H5['File']>) => void, from?: ArrayBuffer): Promise<ArrayBuffer> {
   const h5 = await hdf5();
   const path = `/cake-fixture-${++counter}.h5`;
-  const file = new h5.File(path, 'w');
+  if (from) h5.FS.writeFile(path, new Uint8Array(from));
+  const file = new h5.File(path, from ? 'a' : 'w');
   try {
     fill(file);
   } finally {

@@ -43,6 +43,7 @@ import {
   settingsChanged,
   storageChecked,
   teacherFailed,
+  teacherRestored,
   teacherGone,
   teacherLoaded,
   teacherLoading,
@@ -134,7 +135,7 @@ function teacherToNewWorker(): boolean {
     (card) => {
       // A load the user started meanwhile decides what the card shows.
       if (teacher !== held || reading) return;
-      teacherLoaded(card);
+      teacherRestored(card);
       requestEstimate();
     },
     (e: Error) => {

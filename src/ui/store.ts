@@ -256,6 +256,11 @@ export function teacherLoaded(card: TeacherCard): void {
   }));
 }
 
+/** A restarted worker holds the previous teacher again: the card keeps saying why the worker was restarted. */
+export function teacherRestored(card: TeacherCard): void {
+  set((s) => ({ teacher: { status: 'ready', card, source: s.teacher.source, notice: s.teacher.notice }, estimate: { status: 'idle' } }));
+}
+
 /** A load ended without a teacher: the previous one (if any) is still, or again, the worker's, so the card shows it;
  * `notice` says why on the card. */
 export function teacherFailed(notice?: string): void {

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { zipSync } from 'fflate';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import {
   dropTeacher,
   fixtureHash,
@@ -9,6 +10,7 @@ import {
   goodTeacherFiles,
   missingShardFiles,
   notAModelFiles,
+  loadFixtureTeacher,
   openStudio,
   SMOKE_HASH,
   truncatedWeightsFiles,
@@ -59,7 +61,7 @@ test('the page loads, shows its backend, and the demo teacher loads into a card'
   await expect(card).toContainText('Gradients');
   await expect(card).toContainText(/✓/);
   // Preprocessing declared by the metadata fills the editor.
-  await expect(card.getByText('from the metadata')).toBeVisible();
+  await expect(card.getByTestId('preprocessing-source')).toHaveText('(from metadata.json)');
   await expect(page.getByTestId('estimate')).toContainText('≈', { timeout: 60_000 });
 });
 
@@ -118,4 +120,26 @@ test('a worker crash shows an alert and keeps the settings and the teacher', asy
   await page.getByLabel('Steps per set (T)').fill('4');
   await page.getByRole('button', { name: 'Start' }).click();
   expect(await waitForRunEnd(page)).toContain('Finished');
+});
+
+test('the teacher card offers the usual preprocessings; a choice drives the run’s input range and is remembered for that teacher', async ({ page }) => {
+  await openStudio(page);
+  await loadFixtureTeacher(page);
+  const card = page.getByLabel('Teacher card');
+  await card.getByText('Input preprocessing').click();
+  await card.getByLabel('Preprocessing', { exact: true }).selectOption('0-255');
+  await expect(card.getByTestId('preprocessing-source')).toHaveText('(chosen by you)');
+  await expect(card.getByLabel('Pixel scale')).toHaveValue('1');
+  const exported = async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+    return JSON.parse(await readFile(await download.path(), 'utf8'));
+  };
+  expect((await exported()).config.synthesis.clampRange).toEqual([0, 255]);
+
+  // The same teacher, after a reload, comes back with the user's choice.
+  await page.reload();
+  await loadFixtureTeacher(page);
+  await expect(card.getByTestId('preprocessing-source')).toHaveText('(chosen by you)');
+  await expect(card.getByLabel('Preprocessing', { exact: true })).toHaveValue('0-255');
+  expect((await exported()).config.synthesis.clampRange).toEqual([0, 255]);
 });

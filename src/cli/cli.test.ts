@@ -32,7 +32,7 @@ describe('cake distill', () => {
   it('turns a LeNet-size teacher into a student that plain tfjs loads and that predicts as the engine’s student', async () => {
     const teacher = await writeModel('good', randomConvTeacher(3));
     const out = path.join(dir, 'student');
-    const r = await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--set', 'student.augShift=1', '--workers', '2', '--out', out, '--quiet');
+    const r = await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--set', 'student.augShift=1', '--workers', '2', '--scale', '1/255', '--mean', '0.5', '--std', '0.25', '--out', out, '--quiet');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out);
@@ -40,6 +40,9 @@ describe('cake distill', () => {
     const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
     expect(report.seed).toBe(5);
     expect(report.config.synthesis.sets).toBe(2);
+    // --scale/--mean/--std give the run its input range: (0/255 − 0.5)/0.25 to (255/255 − 0.5)/0.25.
+    expect(report.config.synthesis.clampRange).toEqual([-2, 2]);
+    expect(report.teacherInfo.preprocessingFrom).toMatch(/command line/);
     expect(report.backend).toBe('wasm');
     expect(report.timings.synthesisSec).toBeGreaterThan(0);
     expect(report.synthesis.finalLosses.total).toBeGreaterThan(0);
@@ -58,7 +61,7 @@ describe('cake distill', () => {
     // The same seed run again with synthesis and the labelling of shifted student batches in-process (the first ran
     // them on two worker threads) gives the same student, byte for byte (determinism end to end).
     const again = path.join(dir, 'student2');
-    await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--set', 'student.augShift=1', '--workers', '1', '--out', again, '--quiet');
+    await cake('distill', '--teacher', teacher, '--preset', 'smoke', '--student', 'lenet5-half', '--seed', '5', '--set', 'student.augShift=1', '--workers', '1', '--scale', '1/255', '--mean', '0.5', '--std', '0.25', '--out', again, '--quiet');
     const w2 = await readFile(path.join(again, 'weights.bin'));
     expect(Buffer.compare(weights, w2)).toBe(0);
     tf.dispose([probe]);

@@ -15,6 +15,7 @@ import type { SetSynthesizer } from '../cake/parallel';
 import { exportStudent } from '../io/export';
 import { exportFiles } from '../io/export-formats';
 import { parseFormats, type ExportFormat } from '../io/format-names';
+import { inputRangeOf } from '../io/input-range';
 import { deploySummary, freshSamples, measureDeployment } from '../models/deploy';
 import { buildRunStudent } from '../models/students';
 import { numberOpt, parseArgs, required, UsageError, type Args } from './args';
@@ -26,7 +27,7 @@ import { cpuClock, synthesisWorkers, useBackend } from './backend';
 import { loadTeacherWithin, loadTimeoutMs, TIMEOUT_USAGE } from './teacher-deadline';
 
 export const DISTILL_USAGE =
-  `cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--parallel-student] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--data <labelled data> | --images <idx> --labels <idx>] ${TIMEOUT_USAGE} --out <dir>`;
+  `cake distill --teacher <model.json | model.zip | .h5 | .keras | .onnx> [other files…] --preset smoke|quick|standard|paper [--student <arch>] [--seed N] [--set key=value …] [--backend wasm|webgpu|cpu] [--workers N] [--parallel-student] [--format onnx,keras,tfjs-float16,tfjs-uint8] [--scale S --mean M[,M,M] --std S[,S,S]] [--data <labelled data> | --images <idx> --labels <idx>] ${TIMEOUT_USAGE} --out <dir>`;
 
 /** `--format a,b` (or repeated): the extra formats to write beside the float student. */
 function formatsOf(args: Args): ExportFormat[] {
@@ -40,7 +41,7 @@ function formatsOf(args: Args): ExportFormat[] {
 /** `cake distill`: teacher files in, a student (model.json + weights.bin) and report.json out. */
 export async function distill(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers', 'images', 'labels', 'data', 'timeout'],
+    values: ['preset', 'student', 'seed', 'out', 'backend', 'workers', 'images', 'labels', 'data', 'timeout', 'scale', 'mean', 'std'],
     repeated: ['teacher', 'set', 'format'],
     flags: ['quiet', 'parallel-student'],
   });
@@ -62,6 +63,15 @@ export async function distill(argv: string[]): Promise<void> {
   try {
     const info = loaded.info;
     if (info.gradientCheck && !info.gradientCheck.ok) throw new Error(`the teacher's input gradients are unusable: ${info.gradientCheck.message}`);
+    // Preprocessing given on the command line (input = (pixel·scale − mean) / std) overrides what the files declare or
+    // what was guessed: its input range is where samples are drawn and what range-dependent augmentations use.
+    const declared = preprocessingFlags(args);
+    delete declared.pad;
+    if (Object.keys(declared).length > 0) {
+      const pre = { ...info.preprocessing, ...declared };
+      info.preprocessing = { ...pre, inputRange: inputRangeOf(pre) };
+      info.preprocessingFrom = 'the command line (--scale, --mean, --std)';
+    }
     const traits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
     let config: CakeConfig = presetConfig(preset, traits, seed);
     const student = args.values.get('student');
@@ -111,7 +121,7 @@ export async function distill(argv: string[]): Promise<void> {
       args.values.has('images') || args.values.has('data')
         ? await labelledData(
             { data: args.values.get('data'), images: args.values.get('images'), labels: args.values.get('labels') },
-            { ...info, preprocessing: { ...info.preprocessing, ...preprocessingFlags(args) } },
+            info,
           )
         : undefined;
     const samples = await freshSamples(loaded.teacher, config);

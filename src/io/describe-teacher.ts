@@ -156,7 +156,8 @@ export async function describeTeacher(net: Network, side: SideFiles): Promise<Lo
     // Declared preprocessing (metadata.json) wins; else the model's own Rescaling/Normalization layers tell it; else
     // its first BatchNorm's statistics may give away raw or 0-1 pixels (a guess the card says is one).
     const guess = side.preprocessing || net.preprocessing || !net.layers ? null : guessInputRange(net.layers.model);
-    const preprocessing = side.preprocessing ?? net.preprocessing?.preprocessing ?? (guess ? { inputRange: guess.range } : undefined);
+    const preprocessing =
+      side.preprocessing ?? net.preprocessing?.preprocessing ?? (guess ? { scale: guess.range[1] > 2 ? 1 : 1 / 255, mean: 0, std: 1, inputRange: guess.range } : undefined);
     const preprocessingFrom = side.preprocessing ? side.preprocessingFrom : (net.preprocessing?.from ?? guess?.reason);
     const range = preprocessing?.inputRange;
     const probe = tf.tidy(() => (range ? tf.randomUniform([4, ...inputShape], range[0], range[1], 'float32', 7) : tf.randomNormal([4, ...inputShape], 0, 1, 'float32', 7)));
@@ -202,6 +203,7 @@ export async function describeTeacher(net: Network, side: SideFiles): Promise<Lo
       params: net.params,
       preprocessing,
       preprocessingFrom,
+      preprocessingGuessed: guess !== null,
       dataset: side.dataset,
       testAccuracy: side.testAccuracy,
       warnings: [...(net.warnings ?? []), ...named.warnings],

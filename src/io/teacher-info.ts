@@ -64,6 +64,8 @@ export interface TeacherInfo {
   preprocessing?: Preprocessing;
   /** Where `preprocessing` comes from, in words: metadata.json, or the model's own Rescaling/Normalization layers. */
   preprocessingFrom?: string;
+  /** True when `preprocessing` was guessed from the model's statistics rather than declared. */
+  preprocessingGuessed?: boolean;
   /** From our metadata.json, when present. */
   dataset?: string;
   testAccuracy?: number;

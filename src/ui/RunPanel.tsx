@@ -57,8 +57,9 @@ export function RunPanel() {
   const run = useStudio((s) => s.run);
   const teacher = useStudio((s) => s.teacher);
   const settings = useStudio((s) => s.settings);
+  const preprocessing = useStudio((s) => s.preprocessing);
   const workerReady = useStudio((s) => s.workerStatus === 'ready');
-  const valid = useMemo(() => resolveSettings(settings, traitsOf({ teacher })).valid, [settings, teacher]);
+  const valid = useMemo(() => resolveSettings(settings, traitsOf({ teacher, preprocessing })).valid, [settings, teacher, preprocessing]);
   const active = isRunActive(run.status);
   const canStart = !active && workerReady && teacher.status === 'ready' && valid;
   const syn = run.synthesis;

@@ -1,6 +1,7 @@
 import { memo, useCallback, useEffect, useMemo, useRef } from 'react';
 import type { Preprocessing } from '../worker/protocol';
-import { drawSample, parseDraft } from './draw';
+import { drawSample } from './draw';
+import { parseDraft } from './preprocessing';
 import { formatNum, formatPercent } from './format';
 import { useOnScreen, useThrottledSlice } from './throttled';
 import { layoutSheet, paintSheet, type SheetSpec, type SheetText } from './sheet';

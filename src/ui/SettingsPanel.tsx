@@ -120,8 +120,12 @@ export function SettingsPanel() {
   const archs = useStudio((s) => s.studentArchs);
   const running = useStudio((s) => isRunActive(s.run.status));
   const estimate = useStudio((s) => s.estimate);
-  const traits = traitsOf({ teacher });
-  const resolved = useMemo(() => resolveSettings(settings, traits), [settings, traits.inputShape.join(), traits.numClasses]);
+  const preprocessing = useStudio((s) => s.preprocessing);
+  const traits = traitsOf({ teacher, preprocessing });
+  const resolved = useMemo(
+    () => resolveSettings(settings, traits),
+    [settings, traits.inputShape.join(), traits.numClasses, traits.inputRange?.join()],
+  );
   const [copied, setCopied] = useState(false);
 
   const valueOf = (key: string) => settings.overrides[key] ?? configValue(resolved.config, key);

@@ -1,8 +1,8 @@
 import { useId, useRef, type ChangeEvent } from 'react';
 import { cancelTeacherLoad, loadDemoTeacher, loadTeacherFiles } from './actions';
-import { parseDraft } from './draw';
+import { choiceOf, parseDraft, PREPROCESSING_CHOICES, type PreprocessingChoice } from './preprocessing';
 import { formatBytes, formatInt, formatPercent, formatShape } from './format';
-import { isRunActive, preprocessingEdited, useStudio } from './store';
+import { isRunActive, preprocessingChosen, preprocessingEdited, useStudio } from './store';
 
 function filesFromInput(e: ChangeEvent<HTMLInputElement>) {
   const list = Array.from(e.target.files ?? []);
@@ -161,7 +161,7 @@ export function TeacherPanel() {
               </>
             )}
           </dl>
-          <PreprocessingEditor channels={channelsOf(card.inputShape)} />
+          <PreprocessingEditor channels={channelsOf(card.inputShape)} from={card.preprocessingFrom} />
         </div>
       )}
     </section>
@@ -175,19 +175,51 @@ function channelsOf(shape: number[]): number {
   return shape[0] <= 4 ? shape[0] : 1;
 }
 
-function PreprocessingEditor({ channels }: { channels: number }) {
+function PreprocessingEditor({ channels, from }: { channels: number; from?: string }) {
   const draft = useStudio((s) => s.preprocessing);
   const parsed = parseDraft(draft);
+  const choice = choiceOf(draft);
   const id = useId();
   const sourceText =
-    draft.source === 'metadata' ? 'from the metadata' : draft.source === 'user' ? 'entered by you' : 'assumed: pixel / 255';
+    draft.source === 'metadata'
+      ? `from ${from ?? 'the metadata'}`
+      : draft.source === 'guess'
+        ? 'a guess: check it'
+        : draft.source === 'user'
+          ? 'chosen by you'
+          : 'not declared: pick one';
 
   return (
     <details className="preprocessing" open={draft.source !== 'metadata'}>
       <summary>
-        Input preprocessing <span className="muted small">({sourceText})</span>
+        Input preprocessing <span className="muted small" data-testid="preprocessing-source">({sourceText})</span>
       </summary>
-      <p className="hint">How pixels became inputs: input = (pixel · scale − mean) / std. Used only to draw samples as pictures.</p>
+      {draft.source === 'guess' && from && <p className="hint">Guessed from {from}.</p>}
+      {draft.source === 'default' && (
+        <p className="hint">
+          The file does not say how pixels became inputs. Samples are drawn as pixel / 255 and the run keeps to its
+          range-free defaults; picking the teacher&apos;s preprocessing lets the run draw samples and augment within its real range.
+        </p>
+      )}
+      <p className="hint">input = (pixel · scale − mean) / std. Your choice is remembered for this teacher and used by the next run.</p>
+      <div className="field">
+        <label htmlFor={`${id}-choice`}>Preprocessing</label>
+        <select
+          id={`${id}-choice`}
+          value={choice}
+          onChange={(e) => {
+            const v = e.target.value as PreprocessingChoice;
+            if (v !== 'custom') preprocessingChosen(v);
+          }}
+        >
+          {PREPROCESSING_CHOICES.map((c) => (
+            <option key={c.id} value={c.id}>
+              {c.label}
+            </option>
+          ))}
+          <option value="custom">Custom (the fields below)</option>
+        </select>
+      </div>
       <div className="grid-2">
         {(['scale', 'mean', 'std'] as const).map((k) => (
           <div key={k} className={`field ${parsed.errors[k] ? 'invalid' : ''}`}>

@@ -23,7 +23,7 @@ import type {
   TeacherTraits,
   WireSet,
 } from '../worker/protocol';
-import { DEFAULT_DRAFT, draftFrom, type PreprocessingDraft } from './draw';
+import { DEFAULT_DRAFT, draftFrom, draftOfChoice, loadStoredDraft, runInputRange, storeDraft, type PreprocessingChoice, type PreprocessingDraft } from './preprocessing';
 import { emptyHistory, pushPoint, type History } from './history';
 import { DEFAULT_SETTINGS, DEFAULT_TRAITS, settingsToHash, storeSettings, type Settings } from './settings';
 
@@ -156,9 +156,16 @@ export const useStudio = create<StudioState>()(() => ({
 const set = useStudio.setState;
 const get = useStudio.getState;
 
-export function traitsOf(state: Pick<StudioState, 'teacher'>): TeacherTraits {
+/** What a run needs to know of the teacher; the input range is the user's preprocessing when they chose one. */
+export function traitsOf(state: Pick<StudioState, 'teacher' | 'preprocessing'>): TeacherTraits {
   const card = state.teacher.card;
-  return card ? { inputShape: card.inputShape, numClasses: card.numClasses, inputRange: card.preprocessing?.inputRange } : DEFAULT_TRAITS;
+  if (!card) return DEFAULT_TRAITS;
+  return { inputShape: card.inputShape, numClasses: card.numClasses, inputRange: runInputRange(state.preprocessing, card.preprocessing?.inputRange) };
+}
+
+/** A teacher's key for its remembered preprocessing: its files and input shape. */
+function teacherKey(card: TeacherCard): string {
+  return `${card.files.join('+')}|${card.inputShape.join('x')}`;
 }
 
 export function isRunActive(status: RunStatus): boolean {
@@ -251,7 +258,7 @@ export function teacherLoading(phase: string, fraction: number, loading?: { sour
 export function teacherLoaded(card: TeacherCard): void {
   set((s) => ({
     teacher: { status: 'ready', card, source: s.teacher.loading?.source ?? s.teacher.source },
-    preprocessing: draftFrom(card.preprocessing),
+    preprocessing: loadStoredDraft(teacherKey(card)) ?? draftFrom(card.preprocessing, card.preprocessingGuessed),
     estimate: { status: 'idle' },
   }));
 }
@@ -274,9 +281,20 @@ export function teacherGone(): void {
   set({ teacher: { status: 'none' } });
 }
 
-/** The user edited the preprocessing used to draw samples. */
+/** The user edited the teacher's preprocessing (remembered for this teacher; drives the next run's input range). */
 export function preprocessingEdited(patch: Partial<PreprocessingDraft>): void {
-  set((s) => ({ preprocessing: { ...s.preprocessing, ...patch, source: 'user' } }));
+  userPreprocessing({ ...get().preprocessing, ...patch, source: 'user' });
+}
+
+/** The user picked one of the usual preprocessings. */
+export function preprocessingChosen(choice: Exclude<PreprocessingChoice, 'custom'>): void {
+  userPreprocessing(draftOfChoice(choice, get().preprocessing.channelOrder));
+}
+
+function userPreprocessing(draft: PreprocessingDraft): void {
+  set({ preprocessing: draft });
+  const card = get().teacher.card;
+  if (card) storeDraft(teacherKey(card), draft);
 }
 
 // --- run ---

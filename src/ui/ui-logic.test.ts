@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { geometry, parseDraft, samplePixels } from './draw';
+import { geometry, samplePixels } from './draw';
+import { choiceOf, draftOfChoice, parseDraft, runInputRange } from './preprocessing';
+import { inputRangeOf } from '../io/input-range';
 import { MAX_POINTS, emptySeries, pushPoint, thin } from './history';
 import { CAPTION_LINE, fitText, layoutSheet } from './sheet';
 import { formatPower, linearAxis, logAxis } from './scales';
@@ -165,6 +167,24 @@ describe('drawing samples', () => {
   it('refuses an unusable preprocessing with reasons', () => {
     const p = parseDraft({ scale: '0', mean: 'x', std: '-1', channelOrder: 'rgb', source: 'user' });
     expect(Object.keys(p.errors).sort()).toEqual(['mean', 'scale', 'std']);
+  });
+
+  it('names the usual preprocessings, and only a user choice changes the run’s input range', () => {
+    const imagenet = draftOfChoice('imagenet', 'rgb');
+    expect(choiceOf(imagenet)).toBe('imagenet');
+    expect(choiceOf({ ...imagenet, scale: '0.00392156862745098' })).toBe('imagenet');
+    expect(choiceOf({ ...imagenet, std: '0.5' })).toBe('custom');
+    expect(choiceOf(draftOfChoice('-1-1', 'rgb'))).toBe('-1-1');
+    const [lo, hi] = runInputRange(imagenet, [0, 1])!;
+    expect(lo).toBeCloseTo(-0.485 / 0.229, 5);
+    expect(hi).toBeCloseTo((1 - 0.406) / 0.225, 5);
+    expect(runInputRange(draftOfChoice('0-255', 'rgb'), undefined)).toEqual([0, 255]);
+    expect(runInputRange(draftOfChoice('-1-1', 'rgb'), undefined)).toEqual([-1, 1]);
+    // The files' range stands until the user chooses; a choice that does not parse leaves it too.
+    expect(runInputRange({ ...imagenet, source: 'metadata' }, [0, 1])).toEqual([0, 1]);
+    expect(runInputRange({ ...imagenet, source: 'default' }, undefined)).toBeUndefined();
+    expect(runInputRange({ ...imagenet, std: '0' }, [0, 1])).toEqual([0, 1]);
+    expect(inputRangeOf({ scale: 1 / 255, mean: [0.5, 0.25], std: [0.5, 0.25] })).toEqual([-1, 3]);
   });
 });
 

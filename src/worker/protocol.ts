@@ -68,8 +68,12 @@ export interface TeacherCard {
   /** Bytes of the weight files. */
   weightBytes: number;
   files: string[];
-  /** Declared by the model's metadata, when it declares one. */
+  /** Declared by the model's metadata or its own layers, or guessed from its statistics. */
   preprocessing?: Partial<Preprocessing> & { inputRange?: [number, number] };
+  /** Where `preprocessing` comes from, in words. */
+  preprocessingFrom?: string;
+  /** True when `preprocessing` is a guess (the card asks the user to check it). */
+  preprocessingGuessed?: boolean;
   gradientCheck: { ok: boolean; maxRelError: number; message: string };
   metadata?: { dataset?: string; testAccuracy?: number };
 }

@@ -39,6 +39,8 @@ export function teacherCard(loaded: LoadedTeacher, files: WireFile[]): TeacherCa
           inputRange: pre.inputRange,
         }
       : undefined,
+    preprocessingFrom: info.preprocessingFrom,
+    preprocessingGuessed: info.preprocessingGuessed,
     gradientCheck: check
       ? { ok: check.ok, maxRelError: check.maxRelError, message: check.message }
       : { ok: true, maxRelError: NaN, message: 'not checked' },

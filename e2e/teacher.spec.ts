@@ -126,7 +126,8 @@ test('the teacher card offers the usual preprocessings; a choice drives the runâ
   await openStudio(page);
   await loadFixtureTeacher(page);
   const card = page.getByLabel('Teacher card');
-  await card.getByText('Input preprocessing').click();
+  // The fixture declares no preprocessing: the editor is open and says so.
+  await expect(card.getByTestId('preprocessing-source')).toHaveText('(not declared: pick one)');
   await card.getByLabel('Preprocessing', { exact: true }).selectOption('0-255');
   await expect(card.getByTestId('preprocessing-source')).toHaveText('(chosen by you)');
   await expect(card.getByLabel('Pixel scale')).toHaveValue('1');

@@ -16,7 +16,7 @@ import { Rng } from '../src/cake/rng';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
 import { useBackend } from '../src/cli/backend';
 import { readTeacherFiles } from '../src/cli/node-files';
-import { inspectTeacher } from '../src/io/teacher-info';
+import { inspectTeacher, teacherTraits } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 
 const args = parseArgs(process.argv.slice(2), { values: ['teacher', 'pool', 'batches', 'seed'] });
@@ -27,7 +27,7 @@ const pool = decodePool(new Uint8Array(await readFile(required(args, 'pool'))));
 const teacher = loaded.teacher;
 if (pool.sampleSize !== teacher.inputShape.reduce((a, b) => a * b, 1) || pool.numClasses !== teacher.numClasses)
   throw new Error('the pool was not made for this teacher (sample size or classes differ)');
-const quick = presetConfig('quick', { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange });
+const quick = presetConfig('quick', teacherTraits(info));
 const range = quick.synthesis.clampRange;
 const batches = numberOpt(args, 'batches', 16);
 const rng = new Rng(numberOpt(args, 'seed', 0));

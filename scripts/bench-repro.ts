@@ -13,13 +13,14 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { decodePool, encodePool, SyntheticPool } from '../src/cake/pool';
-import { applySettings, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
+import { applySettings, inputChannels, presetConfig, runCake, validateConfig, PRESET_NAMES, type CakeConfig, type PresetName } from '../src/cake';
 import { buildRunStudent } from '../src/models/students';
 import { numberOpt, parseArgs, required } from '../src/cli/args';
 import { synthesisWorkers } from '../src/cli/backend';
 import { ProgressLine } from '../src/cli/progress-line';
 import { failInOneLine } from '../src/cli/one-line-failures';
 import { benchTeacherAndTest } from './bench-setup';
+import { teacherTraits } from '../src/io/teacher-info';
 
 failInOneLine('bench:repro');
 
@@ -56,9 +57,10 @@ let hinted = false;
 let workersUsed = 1;
 for (let k = 0; k < seeds; k++) {
   const seed = firstSeed + k;
-  config = presetConfig(preset, { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange }, seed);
+  config = presetConfig(preset, teacherTraits(info), seed);
   if (args.values.get('student')) config = { ...config, student: { ...config.student, arch: args.values.get('student')! } };
-  else config = { ...config, student: { ...config.student, arch: 'lenet5-half' } };
+  // The paper's grey student for grey LeNet-size teachers (the earlier rounds' numbers); the preset's (`auto`) otherwise.
+  else if (inputChannels(info.inputShape) === 1 && info.inputShape[0] <= 64) config = { ...config, student: { ...config.student, arch: 'lenet5-half' } };
   config = applySettings(config, args.repeated.get('set') ?? []);
   const issues = validateConfig(config, info);
   if (issues.length) throw new Error(issues.map((i) => `${i.key} ${i.message}`).join('; '));

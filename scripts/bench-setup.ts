@@ -9,7 +9,8 @@ import { useBackend } from '../src/cli/backend';
 import { cifarTestFile, DATASETS, findIdx, labelledData, loadIdxPair, preprocessingFlags, type DatasetName } from '../src/cli/datasets';
 import { readTeacherFiles } from '../src/cli/node-files';
 import type { TeacherTraits } from '../src/cake';
-import { inspectTeacher } from '../src/io/teacher-info';
+import { inputRangeOf } from '../src/io/input-range';
+import { inspectTeacher, teacherTraits } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { evaluateAccuracy } from '../src/models/evaluate';
 
@@ -22,7 +23,13 @@ export async function benchTeacherAndTest(args: Args) {
   const info = await inspectTeacher(loaded);
   const spec = DATASETS[dataset];
   // The teacher's declared preprocessing, then --scale/--mean/--std, then the data set's own normalisation.
-  const pre = { ...info.preprocessing, ...preprocessingFlags(args) };
+  const flags = preprocessingFlags(args);
+  const pre = { ...info.preprocessing, ...flags };
+  // As in `cake distill`, --scale/--mean/--std also give the run its input range.
+  if (flags.scale !== undefined || flags.mean !== undefined || flags.std !== undefined) {
+    info.preprocessing = { ...pre, inputRange: inputRangeOf(pre) };
+    info.preprocessingFrom = 'the command line (--scale, --mean, --std)';
+  }
   let data: { x: Float32Array; labels: ArrayLike<number> };
   if (dataset === 'cifar10') {
     data = await labelledData({ data: await cifarTestFile(required(args, 'data')) }, { ...info, preprocessing: pre });
@@ -36,7 +43,7 @@ export async function benchTeacherAndTest(args: Args) {
       std: pre.std ?? spec.std,
     });
   }
-  const traits: TeacherTraits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
+  const traits: TeacherTraits = teacherTraits(info);
   /** Top-1 accuracy, per-class accuracy and confusion of a model on the test split. */
   const score = (model: Parameters<typeof evaluateAccuracy>[0]) => evaluateAccuracy(model, data.x, info.inputShape, data.labels, info.numClasses);
   return { dataset, backend, teacherFiles, loaded, info, traits, score };

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { presetConfig, runCake, withOverrides } from '../src/cake';
 import { readTeacherFiles } from '../src/cli/node-files';
-import { inspectTeacher } from '../src/io/teacher-info';
+import { inspectTeacher, teacherTraits } from '../src/io/teacher-info';
 import { loadTeacher } from '../src/io/teacher-load';
 import { buildStudent } from '../src/models/students';
 
@@ -62,7 +62,7 @@ export async function checkEntry(dir: string, entry: CorpusEntry, opts: { distil
     ].filter(Boolean);
     if (mismatch.length > 0) return done(false, mismatch.join('; '), info.params);
     if (opts.distill !== false) {
-      const traits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
+      const traits = teacherTraits(info);
       const config = withOverrides(presetConfig('smoke', traits, 1), SMOKE);
       const built = buildStudent(config.student.arch, info.inputShape, info.numClasses, loaded.model, { seed: 1 });
       try {

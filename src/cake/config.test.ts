@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applySettings, presetConfig, studentSets, validateConfig, withOverrides } from './config';
+import { applySettings, presetConfig, PRESET_FLOPS, studentSets, validateConfig, withOverrides } from './config';
 
 describe('presets', () => {
   const mnist = { inputShape: [32, 32, 1], numClasses: 10, inputRange: [-0.42, 2.82] as const };
@@ -35,10 +35,35 @@ describe('presets', () => {
     expect(bare.student.augErase).toBe(0);
     expect(bare.student.augShift).toBeGreaterThan(0);
     const rgb = presetConfig('standard', { inputShape: [32, 32, 3], numClasses: 10, inputRange: [-1, 1] });
-    expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4, sets: 96, steps: 64 });
-    expect(rgb.student).toMatchObject({ epochs: 80, hint: 1 });
+    expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4, steps: 32 });
+    expect(rgb.student.augContrast).toBeGreaterThan(0);
     expect(rgb.student.augBackground).toBe(0);
     expect(rgb.student.augErase).toBe(0);
+  });
+
+  it('sizes quick and standard by the teacher’s FLOPs beyond LeNet size: the same compute, smaller batches for larger inputs', () => {
+    const cost = (c: ReturnType<typeof presetConfig>, flops: number) =>
+      c.synthesis.sets * c.synthesis.steps * c.synthesis.batchSize * 3 * flops + c.student.epochs * c.synthesis.sets * c.synthesis.batchSize * flops * 1.75;
+    const resnet8 = { inputShape: [32, 32, 3], numClasses: 10, flopsPerImage: 25e6 };
+    const resnet32 = { inputShape: [3, 32, 32], numClasses: 10, flopsPerImage: 138e6 };
+    const mobilenet = { inputShape: [224, 224, 3], numClasses: 1000, flopsPerImage: 82e6 };
+    for (const name of ['quick', 'standard'] as const) {
+      for (const [t, f] of [[resnet8, 25e6], [resnet32, 138e6], [mobilenet, 82e6]] as const) {
+        const c = presetConfig(name, t);
+        // Within a quarter of the budget, unless the minimum of 2 sets and 3 epochs is already more.
+        if (c.synthesis.sets > 2) expect(cost(c, f) / PRESET_FLOPS[name]).toBeGreaterThan(0.75);
+        expect(cost(c, f) / PRESET_FLOPS[name]).toBeLessThan(c.synthesis.sets > 2 ? 1.25 : 3);
+      }
+    }
+    expect(presetConfig('quick', resnet32).synthesis.sets).toBeLessThan(presetConfig('quick', resnet8).synthesis.sets);
+    expect(presetConfig('standard', resnet8).synthesis.sets).toBeGreaterThan(presetConfig('quick', resnet8).synthesis.sets);
+    // A 224-pixel input: batches the memory plan admits.
+    expect(presetConfig('quick', mobilenet).synthesis.batchSize).toBe(30);
+    expect(presetConfig('quick', mobilenet).student.batchSize).toBe(32);
+    expect(presetConfig('quick', resnet8).synthesis.batchSize).toBe(250);
+    // A grey LeNet keeps the tuned presets; a grey teacher of 15 MFLOPs (DoodleNet) is sized.
+    expect(presetConfig('quick', { inputShape: [32, 32, 1], numClasses: 10, flopsPerImage: 0.83e6 }).synthesis).toMatchObject({ sets: 32, batchSize: 500 });
+    expect(presetConfig('quick', { inputShape: [28, 28, 1], numClasses: 345, flopsPerImage: 15.6e6 }).synthesis.batchSize).toBe(250);
   });
 });
 

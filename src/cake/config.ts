@@ -50,6 +50,8 @@ export interface TeacherTraits {
   numClasses: number;
   /** The range the teacher's inputs span, when its metadata declares it (e.g. [-1, 1]). */
   inputRange?: readonly [number, number];
+  /** Floating-point operations of one forward pass per image (src/cake/flops.ts): colour presets are sized by it. */
+  flopsPerImage?: number;
 }
 
 /** Channels of an image input: the last axis when it is small, else 1 (rank-3 inputs have no channel axis). */
@@ -149,6 +151,10 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       augErase: traits.inputRange && oneChannel ? 0.5 : 0,
     },
   });
+  // Teachers beyond LeNet size (colour, or more than a few MFLOPs per image) get presets sized to a compute budget
+  // instead, so that their time follows the teacher's cost rather than its input's name.
+  const sized = !oneChannel || (traits.flopsPerImage ?? 0) > LENET_SCALE_FLOPS;
+  if (sized && (name === 'quick' || name === 'standard')) return withOverrides(base, budgetPreset(name, traits, lever));
   switch (name) {
     case 'paper':
       return base;
@@ -169,6 +175,55 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
         student: { epochs: 1, batchSize: 16, lr: 0.05, valFraction: 0.1 },
       });
   }
+}
+
+/** LeNet-5 on 32×32 takes 0.83 MFLOPs per image; the grey presets above were tuned up to about this size. */
+const LENET_SCALE_FLOPS = 4e6;
+
+/**
+ * Floating-point operations a preset may spend, counted as teacher forwards × its FLOPs: what one WASM thread here
+ * does in about 4 minutes for `quick` and 25 for `standard` (a ResNet-8's synthesis step runs at about 40-50
+ * direct-convolution GFLOP/s with the frozen teacher's Winograd kernels, BENCHMARKS.md). Half goes to synthesis,
+ * half to the student.
+ */
+export const PRESET_FLOPS = { quick: 40e9 * 240, standard: 40e9 * 1500 } as const;
+
+/** A MLPerf-size CIFAR ResNet-8: the cost assumed for a teacher whose FLOPs were not counted. */
+const DEFAULT_TEACHER_FLOPS = 25e6;
+
+/**
+ * `quick` and `standard` for teachers the grey presets do not fit, sized by the teacher's FLOPs per image:
+ * - batches shrink with the input's area (a 224-pixel teacher's synthesis batch of 500 needs about 9 GiB) so that the
+ *   memory plan admits them: 250 at 32×32, 30 at 224×224; the student's batch likewise, 256 down to 32;
+ * - synthesis: 32 steps per set (each a forward and a backward pass, ≈ 3 forwards), as many sets as half the budget
+ *   buys (at least 2);
+ * - the student: as many epochs over the pool as the other half buys (each sample costs the student's forward and
+ *   backward, ≈ 3 × size × the teacher's forward, plus the teacher's labels for its augmented copy), 3 to 60.
+ */
+function budgetPreset(
+  name: 'quick' | 'standard',
+  traits: TeacherTraits,
+  lever: (sets: number, epochs: number) => DeepPartial<CakeConfig>,
+): DeepPartial<CakeConfig> {
+  const flops = traits.flopsPerImage && traits.flopsPerImage > 0 ? traits.flopsPerImage : DEFAULT_TEACHER_FLOPS;
+  const K = Math.min(10, traits.numClasses);
+  const shape = traits.inputShape;
+  const area = shape.length >= 3 ? (shape[shape.length - 1] <= 4 ? shape[0] * shape[1] : shape[1] * shape[2]) : shape.length === 2 ? shape[0] * shape[1] : 1024;
+  const shrink = Math.min(1, Math.sqrt(1024 / area));
+  const batchSize = Math.max(K, Math.floor((250 * shrink) / K) * K);
+  const studentBatch = Math.max(16, Math.min(256, 2 ** Math.round(Math.log2(256 * shrink))));
+  const steps = 32;
+  const budget = PRESET_FLOPS[name] / 2;
+  const sets = Math.max(2, Math.round(budget / (3 * flops * steps * batchSize)));
+  const pool = sets * batchSize;
+  const studentSize = 0.25;
+  const epochs = Math.max(3, Math.min(60, Math.round(budget / (pool * flops * (3 * studentSize + 1)))));
+  const base = lever(sets, epochs);
+  return {
+    ...base,
+    synthesis: { ...base.synthesis, steps, batchSize },
+    student: { ...base.student, batchSize: studentBatch },
+  };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };

@@ -16,6 +16,7 @@ import { exportStudent } from '../io/export';
 import { exportFiles } from '../io/export-formats';
 import { parseFormats, type ExportFormat } from '../io/format-names';
 import { inputRangeOf } from '../io/input-range';
+import { teacherTraits } from '../io/teacher-info';
 import { deploySummary, freshSamples, measureDeployment } from '../models/deploy';
 import { buildRunStudent } from '../models/students';
 import { numberOpt, parseArgs, required, UsageError, type Args } from './args';
@@ -72,7 +73,7 @@ export async function distill(argv: string[]): Promise<void> {
       info.preprocessing = { ...pre, inputRange: inputRangeOf(pre) };
       info.preprocessingFrom = 'the command line (--scale, --mean, --std)';
     }
-    const traits = { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange };
+    const traits = teacherTraits(info);
     let config: CakeConfig = presetConfig(preset, traits, seed);
     const student = args.values.get('student');
     if (student) config = { ...config, student: { ...config.student, arch: student } };

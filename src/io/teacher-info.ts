@@ -1,3 +1,5 @@
+import type { TeacherTraits } from '../cake/config';
+import { flopsPerImage } from '../cake/flops';
 import { checkInputGradient, type GradientCheck } from './gradient-check';
 import type { HeadRewrite } from './logits';
 import type { LoadedTeacher } from './teacher-load';
@@ -69,6 +71,8 @@ export interface TeacherInfo {
   /** From our metadata.json, when present. */
   dataset?: string;
   testAccuracy?: number;
+  /** Floating-point operations of one forward pass per image (src/cake/flops.ts); set by inspectTeacher. */
+  flopsPerImage?: number;
   /** Set by inspectTeacher. */
   gradientCheck?: GradientCheck;
   /** Non-fatal findings worth showing (ignored side files, …), one sentence each. */
@@ -96,6 +100,12 @@ export async function inspectTeacher(loaded: LoadedTeacher, seed = 1234): Promis
     seed,
     range: info.preprocessing?.inputRange,
   });
-  loaded.info = { ...info, gradientCheck };
+  const flops = await flopsPerImage((x) => loaded.teacher.logits(x), info.inputShape);
+  loaded.info = { ...info, gradientCheck, flopsPerImage: flops };
   return loaded.info;
+}
+
+/** What the presets and settings need to know of a teacher. */
+export function teacherTraits(info: TeacherInfo): TeacherTraits {
+  return { inputShape: info.inputShape, numClasses: info.numClasses, inputRange: info.preprocessing?.inputRange, flopsPerImage: info.flopsPerImage };
 }

@@ -1,7 +1,7 @@
 import { useId, useRef, type ChangeEvent } from 'react';
 import { cancelTeacherLoad, loadDemoTeacher, loadTeacherFiles } from './actions';
 import { choiceOf, parseDraft, PREPROCESSING_CHOICES, type PreprocessingChoice } from './preprocessing';
-import { formatBytes, formatInt, formatPercent, formatShape } from './format';
+import { formatBytes, formatFlops, formatInt, formatPercent, formatShape } from './format';
 import { isRunActive, preprocessingChosen, preprocessingEdited, useStudio } from './store';
 
 function filesFromInput(e: ChangeEvent<HTMLInputElement>) {
@@ -139,6 +139,12 @@ export function TeacherPanel() {
               {formatInt(card.params)}
               {card.weightBytes > 0 && <span className="muted"> · {formatBytes(card.weightBytes)}</span>}
             </dd>
+            {card.flopsPerImage !== undefined && card.flopsPerImage > 0 && (
+              <>
+                <dt>Compute</dt>
+                <dd data-testid="teacher-flops">{formatFlops(card.flopsPerImage)} per image</dd>
+              </>
+            )}
             <dt>Output</dt>
             <dd>
               {OUTPUT_WORDS[card.outputKind] ?? card.outputKind}

@@ -45,3 +45,11 @@ export function formatNum(v: number): string {
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(' × ')}]`;
 }
+
+/** "25.0 MFLOPs", "1.2 GFLOPs": floating-point operations, as model cards quote them. */
+export function formatFlops(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GFLOPs`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MFLOPs`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kFLOPs`;
+  return `${Math.round(n)} FLOPs`;
+}

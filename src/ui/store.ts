@@ -160,7 +160,12 @@ const get = useStudio.getState;
 export function traitsOf(state: Pick<StudioState, 'teacher' | 'preprocessing'>): TeacherTraits {
   const card = state.teacher.card;
   if (!card) return DEFAULT_TRAITS;
-  return { inputShape: card.inputShape, numClasses: card.numClasses, inputRange: runInputRange(state.preprocessing, card.preprocessing?.inputRange) };
+  return {
+    inputShape: card.inputShape,
+    numClasses: card.numClasses,
+    inputRange: runInputRange(state.preprocessing, card.preprocessing?.inputRange),
+    flopsPerImage: card.flopsPerImage,
+  };
 }
 
 /** A teacher's key for its remembered preprocessing: its files and input shape. */

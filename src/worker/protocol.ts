@@ -74,6 +74,8 @@ export interface TeacherCard {
   preprocessingFrom?: string;
   /** True when `preprocessing` is a guess (the card asks the user to check it). */
   preprocessingGuessed?: boolean;
+  /** Floating-point operations of one forward pass per image (src/cake/flops.ts). */
+  flopsPerImage?: number;
   gradientCheck: { ok: boolean; maxRelError: number; message: string };
   metadata?: { dataset?: string; testAccuracy?: number };
 }

@@ -41,6 +41,7 @@ export function teacherCard(loaded: LoadedTeacher, files: WireFile[]): TeacherCa
       : undefined,
     preprocessingFrom: info.preprocessingFrom,
     preprocessingGuessed: info.preprocessingGuessed,
+    flopsPerImage: info.flopsPerImage,
     gradientCheck: check
       ? { ok: check.ok, maxRelError: check.maxRelError, message: check.message }
       : { ok: true, maxRelError: NaN, message: 'not checked' },

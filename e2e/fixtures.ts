@@ -141,3 +141,41 @@ export async function waitForRunEnd(page: Page, timeout = 100_000): Promise<stri
 export function unzip(buffer: Buffer): Record<string, Uint8Array> {
   return unzipSync(new Uint8Array(buffer));
 }
+
+let colourCached: Promise<FixtureFile[]> | null = null;
+
+/**
+ * A small colour residual teacher as Keras-style functional code exports it: 32×32×3 → conv, BatchNorm, ReLU, a
+ * residual block (two convs and an Add), a strided conv, global average pooling, 10-class softmax; seeded weights.
+ */
+export function colourResidualTeacherFiles(): Promise<FixtureFile[]> {
+  colourCached ??= (async () => {
+    await tf.setBackend('cpu');
+    const init = (seed: number) => tf.initializers.heNormal({ seed });
+    const input = tf.input({ shape: [32, 32, 3] });
+    let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', kernelInitializer: init(1) }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+    let y = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }).apply(x) as tf.SymbolicTensor;
+    y = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', kernelInitializer: init(3) }).apply(y) as tf.SymbolicTensor;
+    x = tf.layers.add().apply([x, y]) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(4) }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: FIXTURE_CLASSES, activation: 'softmax', kernelInitializer: init(5) }).apply(x) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    const a = await artifactsOf(model);
+    model.dispose();
+    const json = {
+      modelTopology: a.modelTopology,
+      format: 'layers-model',
+      generatedBy: 'cake-studio e2e fixture',
+      convertedBy: null,
+      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
+    };
+    return [
+      { name: 'model.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(json)) },
+      { name: 'group1-shard1of1.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(tf.io.CompositeArrayBuffer.join(a.weightData!)) },
+    ];
+  })();
+  return colourCached;
+}

@@ -55,7 +55,10 @@ describe('presets', () => {
         expect(cost(c, f) / PRESET_FLOPS[name]).toBeLessThan(c.synthesis.sets > 2 ? 1.25 : 3);
       }
     }
-    expect(presetConfig('quick', resnet32).synthesis.sets).toBeLessThan(presetConfig('quick', resnet8).synthesis.sets);
+    const samples = (c: ReturnType<typeof presetConfig>) => c.synthesis.sets * c.synthesis.batchSize;
+    expect(samples(presetConfig('quick', resnet32))).toBeLessThan(samples(presetConfig('quick', resnet8)));
+    // A costlier teacher gets a smaller batch too: its activations take more memory per sample.
+    expect(presetConfig('quick', resnet32).synthesis.batchSize).toBe(40);
     expect(presetConfig('standard', resnet8).synthesis.sets).toBeGreaterThan(presetConfig('quick', resnet8).synthesis.sets);
     // A 224-pixel input: batches the memory plan admits.
     expect(presetConfig('quick', mobilenet).synthesis.batchSize).toBe(30);

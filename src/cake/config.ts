@@ -193,8 +193,9 @@ const DEFAULT_TEACHER_FLOPS = 25e6;
 
 /**
  * `quick` and `standard` for teachers the grey presets do not fit, sized by the teacher's FLOPs per image:
- * - batches shrink with the input's area (a 224-pixel teacher's synthesis batch of 500 needs about 9 GiB) so that the
- *   memory plan admits them: 250 at 32×32, 30 at 224×224; the student's batch likewise, 256 down to 32;
+ * - batches shrink with the input's area and the teacher's FLOPs (a 224-pixel teacher's synthesis batch of 500 needs
+ *   about 9 GiB) so that the memory plan admits them: 250 at 32×32 for a ResNet-8, 40 for a ResNet-32, 30 at
+ *   224×224; the student's batch likewise, 256 down to 32;
  * - synthesis: 32 steps per set (each a forward and a backward pass, ≈ 3 forwards), as many sets as half the budget
  *   buys (at least 2);
  * - the student: as many epochs over the pool as the other half buys (each sample costs the student's forward and
@@ -210,8 +211,12 @@ function budgetPreset(
   const shape = traits.inputShape;
   const area = shape.length >= 3 ? (shape[shape.length - 1] <= 4 ? shape[0] * shape[1] : shape[1] * shape[2]) : shape.length === 2 ? shape[0] * shape[1] : 1024;
   const shrink = Math.min(1, Math.sqrt(1024 / area));
-  const batchSize = Math.max(K, Math.floor((250 * shrink) / K) * K);
-  const studentBatch = Math.max(16, Math.min(256, 2 ** Math.round(Math.log2(256 * shrink))));
+  // A step's memory grows with the teacher's activations, which grow with its FLOPs: measured 0.07-0.22 bytes per
+  // FLOP per sample (ResNet-32 2.4 GiB at batch 250, ResNet-8 2 GiB at 500, MobileNet-224 9 GiB at 500), so batches
+  // are kept to 1.5 GiB at 0.25 bytes per FLOP, under the memory plan's 2 GiB (src/cake/memory.ts).
+  const fits = (1.5 * 1024 ** 3) / (0.25 * flops);
+  const batchSize = Math.max(K, Math.floor(Math.min(250 * shrink, fits) / K) * K);
+  const studentBatch = Math.max(16, Math.min(256, 2 ** Math.floor(Math.log2(Math.min(256 * shrink * 1.2, fits)))));
   const steps = 32;
   const budget = PRESET_FLOPS[name] / 2;
   const sets = Math.max(2, Math.round(budget / (3 * flops * steps * batchSize)));

@@ -16,6 +16,12 @@ test('a colour residual teacher distils end to end into a smaller student', asyn
   const [teacher, student] = (await params.allTextContents()).map((t) => Number(t.replace(/,/g, '')));
   expect(student).toBeGreaterThan(0);
   expect(student).toBeLessThan(teacher);
+  // And fewer FLOPs per image.
+  const flops = (await page.getByRole('row', { name: /^Compute per image/ }).getByRole('cell').allTextContents()).map((t) => {
+    const m = /([\d.]+) (k|M|G)?FLOPs/.exec(t)!;
+    return Number(m[1]) * { k: 1e3, M: 1e6, G: 1e9 }[m[2] as 'k' | 'M' | 'G'];
+  });
+  expect(flops[1]).toBeLessThan(flops[0]);
 });
 
 test('a run whose batch cannot fit the backend’s memory is refused before it starts, naming a batch that fits', async ({ page }) => {

@@ -199,7 +199,8 @@ const DEFAULT_TEACHER_FLOPS = 25e6;
  * - synthesis: 32 steps per set (each a forward and a backward pass, ≈ 3 forwards), as many sets as half the budget
  *   buys (at least 2);
  * - the student: as many epochs over the pool as the other half buys (each sample costs the student's forward and
- *   backward, ≈ 3 × size × the teacher's forward, plus the teacher's labels for its augmented copy), 3 to 60.
+ *   backward, ≈ 3 × size × the teacher's forward, plus the teacher's labels for its augmented copy; 20× that above
+ *   64×64 pixels, where training runs that much slower), 3 to 60.
  */
 function budgetPreset(
   name: 'quick' | 'standard',
@@ -222,7 +223,10 @@ function budgetPreset(
   const sets = Math.max(2, Math.round(budget / (3 * flops * steps * batchSize)));
   const pool = sets * batchSize;
   const studentSize = 0.25;
-  const epochs = Math.max(3, Math.min(60, Math.round(budget / (pool * flops * (3 * studentSize + 1)))));
+  // Training large inputs runs far below the synthesis rate on WASM: a MobileNet-224 student (depthwise gradients)
+  // trained at 8 samples/s here against a ResNet-8 student's 530, about 20× fewer FLOPs per second.
+  const slowTraining = area > 64 * 64 ? 20 : 1;
+  const epochs = Math.max(3, Math.min(60, Math.round(budget / (pool * flops * (3 * studentSize + 1) * slowTraining))));
   const base = lever(sets, epochs);
   return {
     ...base,

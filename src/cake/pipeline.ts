@@ -4,6 +4,7 @@ import { Clock, type StepPrior } from './clock';
 import { studentAugments, studentUsesEta, validateConfig, type CakeConfig } from './config';
 import { buildHints, type Hints } from './hints';
 import { InheritError, inheritFromTeacher, type InheritedLayer } from './inherit';
+import { flopsPerImage } from './flops';
 import { measureMemory, memoryProblems, type MemoryPlan } from './memory';
 import { initStudentWeights } from './init';
 import { inferLayout } from './losses';
@@ -108,7 +109,12 @@ export async function runCake(opts: RunOptions): Promise<RunResult> {
   const synthesis = await synthesizeSets(run, pool);
   const split = splitPool(run, pool);
   const training = await trainStudent(run, start, pool, split);
-  return { student: opts.student, pool, report: buildReport(run, start, pool, split, synthesis, training, memory) };
+  // What distilling bought, in the measure people quote: FLOPs per image of both.
+  const flops = {
+    teacher: await flopsPerImage((x) => run.teacher.logits(x), run.teacher.inputShape),
+    student: await flopsPerImage((x) => opts.student.predict(x) as tf.Tensor, run.teacher.inputShape),
+  };
+  return { student: opts.student, pool, report: buildReport(run, start, pool, split, synthesis, training, memory, flops) };
 }
 
 /** What every step of a run reads. */
@@ -497,6 +503,7 @@ function buildReport(
   synthesis: SynthesisSummary,
   training: StudentSummary,
   memory: MemoryPlan,
+  flops: { teacher: number; student: number },
 ): RunReport {
   const { opts, teacher, config } = run;
   const initNote = [start.initNote, training.hintNote].filter(Boolean).join(' ');
@@ -505,10 +512,11 @@ function buildReport(
     config,
     seed: config.seed,
     backend: tf.getBackend(),
-    teacher: { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses, logitsFrom: opts.logitsFrom },
+    teacher: { inputShape: [...teacher.inputShape], numClasses: teacher.numClasses, logitsFrom: opts.logitsFrom, flopsPerImage: flops.teacher },
     student: {
       arch: opts.studentArch,
       params: opts.student.countParams(),
+      flopsPerImage: flops.student,
       init: start.init,
       ...(initNote ? { initNote } : {}),
       ...(training.hinted ? { hinted: training.hinted } : {}),

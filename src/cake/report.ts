@@ -7,13 +7,14 @@ export interface RunReport {
   seed: number;
   /** The tfjs backend the run used (wasm, webgpu, webgl, cpu). */
   backend: string;
-  teacher: { inputShape: number[]; numClasses: number; logitsFrom?: string };
+  /** `flopsPerImage`: floating-point operations of one forward pass per image (flops.ts), as for the student. */
+  teacher: { inputShape: number[]; numClasses: number; logitsFrom?: string; flopsPerImage?: number };
   /**
    * `init`: where the student's weights started (`teacher`: its strongest channels, `student.inherit`); `initNote`
    * says why `auto` started from random weights, and why feature hints asked for (`student.hint`) were not used;
    * `hinted`: the student layers that learned the teacher's activations (feature hints).
    */
-  student: { arch: string; params: number; init: 'teacher' | 'random'; initNote?: string; hinted?: string[] };
+  student: { arch: string; params: number; flopsPerImage?: number; init: 'teacher' | 'random'; initNote?: string; hinted?: string[] };
   samples: { total: number; train: number; validation: number };
   timings: { synthesisSec: number; studentSec: number; totalSec: number };
   /**

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { downloadStudent } from './actions';
 import { DeployPanel } from './DeployPanel';
-import { formatBytes, formatDuration, formatInt, formatPercent } from './format';
+import { formatBytes, formatDuration, formatFlops, formatInt, formatPercent } from './format';
 import { useStudio } from './store';
 
 export function ResultPanel() {
@@ -64,6 +64,13 @@ export function ResultPanel() {
             <td>{formatInt(summary.teacher.params)}</td>
             <td>{formatInt(summary.student.params)}</td>
           </tr>
+          {report.teacher.flopsPerImage !== undefined && report.student.flopsPerImage !== undefined && (
+            <tr>
+              <th scope="row">Compute per image</th>
+              <td>{formatFlops(report.teacher.flopsPerImage)}</td>
+              <td data-testid="student-flops">{formatFlops(report.student.flopsPerImage)}</td>
+            </tr>
+          )}
           <tr>
             <th scope="row">Weights size</th>
             <td>{summary.teacher.bytes > 0 ? `${formatBytes(summary.teacher.bytes)} (${formatInt(summary.teacher.bytes)} bytes)` : '—'}</td>

@@ -19,7 +19,9 @@ describe('flopsPerImage', () => {
     });
     // conv: 6·6·4 outputs × 3·3·3 products; depthwise: 4·4·4 outputs × 3·3; dense: 5 outputs × 64.
     const expected = 2 * (6 * 6 * 4 * 27 + 4 * 4 * 4 * 9 + 5 * 64);
+    const before = tf.memory().numTensors;
     expect(await flopsPerImage((x) => model.predict(x) as tf.Tensor, [8, 8, 3])).toBe(expected);
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 

@@ -11,6 +11,7 @@ export async function flopsPerImage(forward: (x: tf.Tensor) => tf.Tensor, inputS
   const x = tf.zeros([1, ...inputShape]);
   try {
     const profile = await tf.profile(() => tf.tidy(() => forward(x)));
+    tf.dispose(profile.result as tf.Tensor);
     let flops = 0;
     for (const k of profile.kernels) flops += kernelFlops(k.name, k.inputShapes, k.outputShapes);
     return flops;

@@ -28,12 +28,14 @@ describe('presets', () => {
     expect(presetConfig('paper', mnist).student.hint).toBe(0);
   });
 
-  it('without a declared input range, no augmentation that needs one; colour teachers keep the method’s η', () => {
+  it('1-channel teachers get the range augmentations with or without a declared range; colour ones contrast only with one, and the method’s η', () => {
     const bare = presetConfig('standard', { inputShape: [32, 32, 1], numClasses: 10 });
-    expect(bare.student.augContrast).toBe(0);
-    expect(bare.student.augBackground).toBe(0);
-    expect(bare.student.augErase).toBe(0);
+    expect(bare.synthesis.clampRange).toEqual([-1, 1]);
+    expect(bare.student.augContrast).toBe(0.5);
+    expect(bare.student.augBackground).toBe(0.5);
+    expect(bare.student.augErase).toBe(0.5);
     expect(bare.student.augShift).toBeGreaterThan(0);
+    expect(presetConfig('quick', { inputShape: [32, 32, 3], numClasses: 10 }).student.augContrast).toBe(0);
     const rgb = presetConfig('standard', { inputShape: [32, 32, 3], numClasses: 10, inputRange: [-1, 1] });
     expect(rgb.synthesis).toMatchObject({ eta0: 0.1, decades: 4, steps: 32 });
     expect(rgb.student.augContrast).toBeGreaterThan(0);

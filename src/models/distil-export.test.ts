@@ -17,7 +17,8 @@ describe('a smoke distillation, exported', () => {
     const config = presetConfig('smoke', { inputShape: [32, 32, 1], numClasses: 10 }, 3);
     const built = buildStudent('lenet5-half', [32, 32, 1], 10, teacher);
     const { student, report } = await runCake({ teacher: teacherFromModel(teacher), config, student: built.model, studentArch: built.arch });
-    expect(report.student).toEqual({ arch: 'lenet5-half', params: 15738, init: 'random' });
+    // FLOPs: conv 28·28·3 × 25 and 10·10·8 × 75 products, dense 200·60 + 60·42 + 42·10, two FLOPs each.
+    expect(report.student).toEqual({ arch: 'lenet5-half', params: 15738, flopsPerImage: 267480, init: 'random' });
 
     const { modelJson, weights } = await exportStudent(student);
     const json = JSON.parse(JSON.stringify(modelJson)) as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };

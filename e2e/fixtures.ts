@@ -38,19 +38,24 @@ export function fixtureTeacher(): Promise<{ modelJson: Buffer; weights: Buffer }
         tf.layers.dense({ units: FIXTURE_CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
       ],
     });
-    const a = await artifactsOf(model);
+    const saved = await savedModel(model);
     model.dispose();
-    const weights = Buffer.from(tf.io.CompositeArrayBuffer.join(a.weightData!));
-    const json = {
-      modelTopology: a.modelTopology,
-      format: 'layers-model',
-      generatedBy: 'cake-studio e2e fixture',
-      convertedBy: null,
-      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
-    };
-    return { modelJson: Buffer.from(JSON.stringify(json)), weights };
+    return saved;
   })();
   return cached;
+}
+
+/** A LayersModel as tfjs saves it: model.json (one weight shard) and the shard's bytes. */
+async function savedModel(model: tf.LayersModel): Promise<{ modelJson: Buffer; weights: Buffer }> {
+  const a = await artifactsOf(model);
+  const json = {
+    modelTopology: a.modelTopology,
+    format: 'layers-model',
+    generatedBy: 'cake-studio e2e fixture',
+    convertedBy: null,
+    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
+  };
+  return { modelJson: Buffer.from(JSON.stringify(json)), weights: Buffer.from(tf.io.CompositeArrayBuffer.join(a.weightData!)) };
 }
 
 export async function goodTeacherFiles(): Promise<FixtureFile[]> {
@@ -163,18 +168,11 @@ export function colourResidualTeacherFiles(): Promise<FixtureFile[]> {
     x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: FIXTURE_CLASSES, activation: 'softmax', kernelInitializer: init(5) }).apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
-    const a = await artifactsOf(model);
+    const saved = await savedModel(model);
     model.dispose();
-    const json = {
-      modelTopology: a.modelTopology,
-      format: 'layers-model',
-      generatedBy: 'cake-studio e2e fixture',
-      convertedBy: null,
-      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
-    };
     return [
-      { name: 'model.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(json)) },
-      { name: 'group1-shard1of1.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(tf.io.CompositeArrayBuffer.join(a.weightData!)) },
+      { name: 'model.json', mimeType: 'application/json', buffer: saved.modelJson },
+      { name: 'group1-shard1of1.bin', mimeType: 'application/octet-stream', buffer: saved.weights },
     ];
   })();
   return colourCached;

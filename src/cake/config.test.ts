@@ -68,6 +68,9 @@ describe('presets', () => {
     // A 224-pixel input: batches the memory plan admits.
     expect(presetConfig('quick', mobilenet).synthesis.batchSize).toBe(30);
     expect(presetConfig('quick', mobilenet).student.batchSize).toBe(32);
+    // The student's rate scales with its batch: 0.5 at 256.
+    expect(presetConfig('quick', mobilenet).student.lr).toBe(0.0625);
+    expect(presetConfig('quick', resnet8).student.lr).toBe(0.5);
     expect(presetConfig('quick', resnet8).synthesis.batchSize).toBe(250);
     // A grey LeNet keeps the tuned presets; a grey teacher of 15 MFLOPs (DoodleNet) is sized.
     expect(presetConfig('quick', { inputShape: [32, 32, 1], numClasses: 10, flopsPerImage: 0.83e6 }).synthesis).toMatchObject({ sets: 32, batchSize: 500 });

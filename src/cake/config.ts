@@ -130,20 +130,18 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
   //   input range; 32 steps reach the target classes in this band as 64 do. Measured on 1-channel teachers with
   //   the MNIST row's loss weights only, so other teachers keep the method's schedule.
   // - the student starts from the teacher's own strongest channels when it is a narrower copy of the teacher
-  //   (`inherit: 'auto'`), at peak rate 0.05 instead of 0.5; in `standard` for teachers other than 1-channel ones
-  //   it also learns the teacher's activations of those channels (`hint`);
+  //   (`inherit: 'auto'`), at peak rate 0.05 instead of 0.5;
   // - the student sees each batch shifted, blurred and, for 1-channel teachers, contrast-changed, cut onto a dark
   //   background and holed by an erased rectangle within the input range (declared, else [-1, 1]), every augmented
   //   batch relabelled by the teacher.
   const oneChannel = inputChannels(traits.inputShape) === 1;
-  const lever = (sets: number, epochs: number, hint = 0): DeepPartial<CakeConfig> => ({
-    synthesis: oneChannel ? { sets, steps: 32, eta0: 0.03, decades: 1 } : { sets, steps: 64 },
+  const lever = (sets: number, epochs: number): DeepPartial<CakeConfig> => ({
+    synthesis: oneChannel ? { sets, steps: 32, eta0: 0.03, decades: 1 } : { sets, steps: 32 },
     student: {
       epochs,
       // Start from the teacher's strongest channels where the student is a narrower copy of it (LeNet-5 →
       // LeNet-5-half, `auto`), at `inheritLr`, gentler than a student from scratch (BENCHMARKS.md, fifth round).
       inherit: 'auto',
-      hint,
       augShift: 2,
       augBlur: 0.5,
       // Contrast, background and erasing work within `clampRange`: the declared input range, else [-1, 1]. On the
@@ -168,9 +166,8 @@ export function presetConfig(name: PresetName, traits: TeacherTraits, seed = 0):
       // `quick`'s recipe on four times its pool. On the teachers `cake train-teacher` makes, over three seeds, it
       // gives MNIST 98.73 % and Fashion-MNIST 83.71 % against `quick`'s 98.79 % and 83.37 %; feature hints on
       // `quick`'s pool (98.64 %, 83.10 %) and 90 epochs on this pool (Fashion-MNIST 83.48 %, one seed) did worse
-      // (BENCHMARKS.md, ninth and tenth rounds).
-      // That was measured on 1-channel teachers only; others keep the earlier 96-set recipe with hints.
-      return withOverrides(base, oneChannel ? lever(128, 45) : lever(96, 80, 1));
+      // (BENCHMARKS.md, ninth and tenth rounds). Larger and colour teachers are sized by budgetPreset (below).
+      return withOverrides(base, lever(128, 45));
     case 'quick':
       // About 5 minutes: the same recipe on a smaller pool (45 epochs: 3 seeds each, BENCHMARKS.md).
       return withOverrides(base, lever(32, 45));
@@ -223,7 +220,7 @@ function budgetPreset(
   const fits = (1.5 * 1024 ** 3) / (0.25 * flops);
   const batchSize = Math.max(K, Math.floor(Math.min(250 * shrink, fits) / K) * K);
   const studentBatch = Math.max(16, Math.min(256, 2 ** Math.floor(Math.log2(Math.min(256 * shrink * 1.2, fits)))));
-  const steps = 32;
+  const steps = 32; // as lever's
   const budget = PRESET_FLOPS[name] / 2;
   const sets = Math.max(2, Math.round(budget / (3 * flops * steps * batchSize)));
   const pool = sets * batchSize;
@@ -235,7 +232,7 @@ function budgetPreset(
   const base = lever(sets, epochs);
   return {
     ...base,
-    synthesis: { ...base.synthesis, steps, batchSize },
+    synthesis: { ...base.synthesis, batchSize },
     // The rate scales with the batch (0.5 at 256, as the method's): the zoo's ResNet from random weights at 0.5 and
     // batch 32 went to NaN in the 13th epoch on ResNet-32's pool.
     student: { ...base.student, batchSize: studentBatch, lr: (0.5 * studentBatch) / 256 },

@@ -168,9 +168,12 @@ export function traitsOf(state: Pick<StudioState, 'teacher' | 'preprocessing'>):
   };
 }
 
-/** A teacher's key for its remembered preprocessing: its files and input shape. */
+/**
+ * A teacher's key for its remembered preprocessing: its files' names, input shape, classes, parameters and weight
+ * bytes (tfjs exports are all called model.json: the name alone would hand one teacher's choice to another).
+ */
 function teacherKey(card: TeacherCard): string {
-  return `${card.files.join('+')}|${card.inputShape.join('x')}`;
+  return [card.files.join('+'), card.inputShape.join('x'), card.numClasses, card.params, card.weightBytes].join('|');
 }
 
 export function isRunActive(status: RunStatus): boolean {

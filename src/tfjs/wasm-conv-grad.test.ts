@@ -288,6 +288,22 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
       }),
     );
 
+  /** Each kernel's input gradient for each case (random dy and filter, seeded from `seed` + the case's index) against cpu's. */
+  async function expectBackpropInputAsCpu(cases: ConvCase[], seed: number, kernels: (typeof wasmGradKernelFuncs.conv2DBackpropInput)[]): Promise<void> {
+    for (const [i, c] of cases.entries()) {
+      const next = rng(seed + i);
+      const dyShape = outShape(c);
+      const dyv = randomValues(next, dyShape);
+      const wv = randomValues(next, c.filter);
+      const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+      const expected = await cpuBackpropInput(c, dyv, wv);
+      const dy = tf.tensor(dyv, dyShape);
+      const filter = tf.tensor4d(wv, c.filter);
+      for (const kernel of kernels) expect(relError(runDirect(kernel, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);
+      tf.dispose([dy, filter]);
+    }
+  }
+
   it('each path (stride 1, polyphase, single window, stock) matches cpu', async () => {
     const cases: ConvCase[] = [
       ...fixedConvCases,
@@ -303,20 +319,7 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
       { x: [3, 28, 28, 1], filter: [5, 5, 1, 3], strides: 1, pad: 'same', depthwise: false },
       ...randomCases(77, 20, false),
     ];
-    for (const [i, c] of cases.entries()) {
-      const next = rng(300 + i);
-      const dyShape = outShape(c);
-      const dyv = randomValues(next, dyShape);
-      const wv = randomValues(next, c.filter);
-      const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
-      const expected = await cpuBackpropInput(c, dyv, wv);
-      const dy = tf.tensor(dyv, dyShape);
-      const filter = tf.tensor4d(wv, c.filter);
-      for (const kernel of [wasmGradKernelFuncs.conv2DBackpropInputXnn, wasmGradKernelFuncs.conv2DBackpropInput]) {
-        expect(relError(runDirect(kernel, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);
-      }
-      tf.dispose([dy, filter]);
-    }
+    await expectBackpropInputAsCpu(cases, 300, [wasmGradKernelFuncs.conv2DBackpropInputXnn, wasmGradKernelFuncs.conv2DBackpropInput]);
   });
 
   it('the col2im form (a matrix product, then each row added into its window) matches cpu, forced on any shape', async () => {
@@ -329,18 +332,7 @@ describe('Conv2DBackpropInput through XNNPACK', () => {
     ];
     setCol2imOverride(true);
     try {
-      for (const [i, c] of cases.entries()) {
-        const next = rng(500 + i);
-        const dyShape = outShape(c);
-        const dyv = randomValues(next, dyShape);
-        const wv = randomValues(next, c.filter);
-        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
-        const expected = await cpuBackpropInput(c, dyv, wv);
-        const dy = tf.tensor(dyv, dyShape);
-        const filter = tf.tensor4d(wv, c.filter);
-        expect(relError(runDirect(wasmGradKernelFuncs.conv2DBackpropInput, dy, filter, attrs), expected), label(c)).toBeLessThan(TOLERANCE);
-        tf.dispose([dy, filter]);
-      }
+      await expectBackpropInputAsCpu(cases, 500, [wasmGradKernelFuncs.conv2DBackpropInput]);
     } finally {
       setCol2imOverride(null);
     }

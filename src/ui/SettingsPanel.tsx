@@ -19,7 +19,7 @@ const PRESET_HINTS: Record<PresetName, string> = {
   smoke: 'seconds; for checking that everything works',
   // The panel's numbers (BENCHMARKS.md, "Where we stand"): eight LeNet-5 teachers trained as others train them.
   quick: 'about 5 minutes on 2 cores; students of 95–99 % on MNIST, 75–85 % on Fashion-MNIST teachers (our test panel); colour teachers: near chance so far',
-  standard: 'about 10 minutes for a LeNet-5 teacher, 30 for a colour one',
+  standard: 'about 10 minutes for a LeNet-5 teacher; sized to about 25 for a colour one (not yet measured to the end)',
   paper: 'the published settings; hours',
 };
 

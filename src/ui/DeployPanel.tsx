@@ -1,6 +1,6 @@
-import { useState } from 'react';
 import { EXPORT_FORMATS, FORMAT_ABOUT, type DeployReport, type ExportFormat, type InferenceTime } from '../worker/protocol';
 import { downloadFormat } from './actions';
+import { useBusy } from './busy';
 import { formatBytes, formatPercent } from './format';
 
 // The result's deployment part: the student's other formats to download, and what its tfjs variants weigh, how
@@ -14,7 +14,7 @@ const times = (t: InferenceTime) => `${ms(t.batch1)} / ${ms(t.batch32)} ms`;
 const speedup = (t: InferenceTime) => `${t.batch1.toFixed(1)}× / ${t.batch32.toFixed(1)}×`;
 
 export function DeployPanel({ deploy, teacherBytes }: { deploy?: DeployReport; teacherBytes: number }) {
-  const [busy, setBusy] = useState<ExportFormat | null>(null);
+  const [busy, run] = useBusy<ExportFormat>();
   return (
     <div className="deploy" data-testid="deploy">
       <h3>Deploy</h3>
@@ -28,14 +28,7 @@ export function DeployPanel({ deploy, teacherBytes }: { deploy?: DeployReport; t
             title={FORMAT_ABOUT[f]}
             aria-label={`Download ${LABELS[f]}`}
             disabled={busy !== null}
-            onClick={async () => {
-              setBusy(f);
-              try {
-                await downloadFormat(f);
-              } finally {
-                setBusy(null);
-              }
-            }}
+            onClick={() => run(f, () => downloadFormat(f))}
           >
             {busy === f ? '…' : LABELS[f]}
           </button>

@@ -1,12 +1,13 @@
 import { useState } from 'react';
 import { downloadStudent } from './actions';
+import { useBusy } from './busy';
 import { DeployPanel } from './DeployPanel';
 import { formatBytes, formatDuration, formatFlops, formatInt, formatPercent } from './format';
 import { useStudio } from './store';
 
 export function ResultPanel() {
   const result = useStudio((s) => s.result);
-  const [busy, setBusy] = useState(false);
+  const [busy, run] = useBusy<'download'>();
   const [includePool, setIncludePool] = useState(false);
   if (!result) return null;
   const { summary, report } = result;
@@ -29,15 +30,8 @@ export function ResultPanel() {
         <button
           type="button"
           className="button primary"
-          disabled={busy}
-          onClick={async () => {
-            setBusy(true);
-            try {
-              await downloadStudent(includePool);
-            } finally {
-              setBusy(false);
-            }
-          }}
+          disabled={busy !== null}
+          onClick={() => run('download', () => downloadStudent(includePool))}
         >
           Download student
         </button>
